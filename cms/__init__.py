@@ -1,0 +1,1 @@
+"""Carbon Cockpit: the carbon-management side (factors, scopes, inventories, exports)."""

@@ -1,0 +1,1 @@
+"""Carbon Cockpit: the Dash cockpit."""

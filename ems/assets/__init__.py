@@ -1,0 +1,1 @@
+"""Asset model: node tree and points, described in YAML and stored in the database."""

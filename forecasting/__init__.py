@@ -1,0 +1,1 @@
+"""Carbon Cockpit: forecasting (features, models, backtests, registry)."""

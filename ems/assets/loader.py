@@ -114,9 +114,12 @@ def load_asset_file(path: str | Path) -> AssetModel:
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = tuple(err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
+        hint = re.match(r"@(\w+): ", msg)
+        if hint:
+            loc, msg = loc + (hint.group(1),), msg[hint.end():]
         field_name = next((str(k) for k in reversed(loc) if isinstance(k, str)), None)
         owner = _describe(loc, data)
-        msg = err["msg"].removeprefix("Value error, ")
         if owner:
             msg = f"{owner}: {msg}"
         extra = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""

@@ -42,6 +42,9 @@ class Names(BaseModel):
     en: str | None = None
 
 
+# Errors found across fields start with '@field:' so the loader can point at that field's line.
+
+
 class PointSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     code: str
@@ -93,13 +96,13 @@ class PointSpec(BaseModel):
     def _consistent(self) -> PointSpec:
         dim = _DIMENSION_OF.get(self.quantity)
         if dim and parse_unit(self.unit).dimensionality != parse_unit(dim).dimensionality:
-            raise ValueError(f"unit '{self.unit}' does not measure {self.quantity}")
+            raise ValueError(f"@unit: unit '{self.unit}' does not measure {self.quantity}")
         if self.kind != "instantaneous" and self.quantity not in _ADDITIVE:
-            raise ValueError(f"kind '{self.kind}' needs an additive quantity (energy, volume, mass, count)")
+            raise ValueError(f"@kind: kind '{self.kind}' needs an additive quantity (energy, volume, mass, count)")
         if self.min is not None and self.max is not None and self.min > self.max:
-            raise ValueError("min is greater than max")
+            raise ValueError("@max: min is greater than max")
         if self.register_max is not None and self.kind != "cumulative":
-            raise ValueError("register_max applies only to cumulative points")
+            raise ValueError("@register_max: register_max applies only to cumulative points")
         return self
 
 

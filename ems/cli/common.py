@@ -1,0 +1,17 @@
+"""Shared helpers of the CLI commands."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+from ems.db import Database, open_database
+
+
+@contextmanager
+def database() -> Iterator[Database]:
+    db = open_database()
+    try:
+        yield db
+    finally:
+        db.close()

@@ -17,11 +17,11 @@ ureg = pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
 ureg.define("normal_cubic_meter = meter ** 3 = Nm3 = Nm³")
 ureg.define("ten_thousand_kWh = 10000 * kilowatt_hour = 万kWh = 万度")
 ureg.define("du = kilowatt_hour = 度")
-ureg.define("refrigeration_ton = 3.516852842 * kilowatt = RT")  # 12,000 Btu/h, ASHRAE definition
+ureg.define("@alias refrigeration_ton = RT")  # pint: 12,000 Btu/h; without this 'RT' parses as ronnatesla
 ureg.define("percent_rh = 1 * percent")
 # Tonne of standard coal equivalent: 29.3076 GJ (GB/T 2589-2020, 7000 kcal/kg x 4.1868 kJ/kcal).
 ureg.define("tce = 29.3076 * gigajoule")
-ureg.define("count = [] = pcs = 台 = 件")
+ureg.define("@alias count = pcs = 台 = 件")
 
 _ALIASES = {
     "kwh": "kWh", "mwh": "MWh", "gwh": "GWh", "kw": "kW", "mw": "MW", "m3": "m**3", "m³": "m**3",

@@ -22,8 +22,8 @@ NON_FINITE = "non_finite"
 MISSING_MARKERS = frozenset(
     s.casefold()
     for s in (
-        "--", "-", "---", "—", "——", "N/A", "NA", "n.a.", "NaN", "null", "none", "nil", "#N/A", "无", "/",
-        "空", "缺失", "无数据", "暂无", "不可用", "?", "??", "*", "x", "no data", "nodata", "missing",
+        "--", "-", "---", "—", "——", "N/A", "NA", "n.a.", "NaN", "null", "none", "nil", "#N/A", "#NV", "无", "/",
+        "空", "缺失", "无数据", "暂无", "不可用", "?", "??", "no data", "nodata", "missing",
     )
 )
 #: Excel error values (``#N/A`` is treated as a missing marker above).

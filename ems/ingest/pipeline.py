@@ -23,6 +23,7 @@ from ems.errors import UserError
 from ems.ingest.historian import open_export
 from ems.ingest.mapping import TagMap
 from ems.ingest.quarantine import write_quarantine
+from ems.ingest.rounding import round_to_register_resolution
 from ems.ingest.validate import PointRule, resolve_tags, validate_chunk
 from ems.readings.counters import CounterParams, interval_values, registers_to_intervals
 from ems.readings.quality import Quality
@@ -106,7 +107,6 @@ def import_file(conn: psycopg.Connection, path: str | Path, *, site_code: str, m
 def _import(conn, path, report, *, tz, rules, mapping, label, interval, correct, edited_by, source) -> None:
     info, chunks = open_export(path, tz=tz, label=label, interval=interval)
     report.layout, report.encoding = info.layout, info.encoding
-    report.notes.extend(info.notes)
     resolved: dict = {}
     ids, times, values = [], [], []
     for chunk in chunks:
@@ -115,13 +115,14 @@ def _import(conn, path, report, *, tz, rules, mapping, label, interval, correct,
         report.duplicates += getattr(chunk, "exact_duplicates", 0)
         new_tags = [t for t in pd.unique(chunk.readings["tag"].astype(str)) if t not in resolved]
         resolved.update(resolve_tags(new_tags, rules, mapping, info.tag_units))
-        accepted, rejects = validate_chunk(chunk.readings, resolved)
+        accepted, rejects = validate_chunk(chunk.readings, resolved, tz)
         rejects = pd.concat([chunk.rejects, rejects], ignore_index=True) if len(rejects) else chunk.rejects
         report.quarantined.update(rejects["reason"].value_counts().to_dict())
         write_quarantine(conn, rejects, batch_id=report.batch_id, source=source, file=str(path))
         ids.append(accepted["point_id"].to_numpy(np.int32))
         times.append(accepted["ts"].to_numpy(dtype="datetime64[ns]").astype(np.int64))
         values.append(accepted["value"].to_numpy(np.float64))
+    report.notes.extend(info.notes)  # complete once the chunks are consumed
     if not ids or sum(len(a) for a in ids) == 0:
         return
     point_id = np.concatenate(ids)
@@ -173,6 +174,7 @@ def _import(conn, path, report, *, tz, rules, mapping, label, interval, correct,
                 tail_updates.append(pd.DataFrame({"point_id": rule.point_id, "ts": old["ts"].to_numpy()[changed],
                                                   "delta": new_d[changed], "quality": new_q[changed]}))
 
+    delta = round_to_register_resolution(delta, point_id, value)
     frame = pd.DataFrame({"point_id": point_id, "ts": pd.to_datetime(ts_ns, utc=True), "value": value,
                           "delta": delta, "quality": quality, "batch_id": report.batch_id})
     ensure_partitions(conn, frame["ts"].min(), frame["ts"].max())
@@ -208,7 +210,7 @@ def _conflict_rejects(conflicts: pd.DataFrame, by_id: dict) -> pd.DataFrame:
         "line": None,
         "tag": [by_id[int(p)].code for p in conflicts["point_id"]],
         "raw": [repr(float(v)) for v in conflicts["value"]],
-        "ts_text": ts.dt.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "ts_text": ts.map(lambda t: t.isoformat()),
         "reason": "conflicts_with_stored",
         "detail": [f"stored value {s!r} kept; re-import with --correct to replace it" for s in conflicts["stored_value"]],
     })

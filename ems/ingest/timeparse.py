@@ -170,7 +170,7 @@ def parse_times(col: pd.Series, tz: str, fmt: str | None = None) -> TimeResult:
     if offset_idx:
         parsed = pd.to_datetime(pd.Series([texts[i] for i in offset_idx], dtype=object),
                                 format="ISO8601", utc=True, errors="coerce")
-        vals = parsed.dt.as_unit("ns").to_numpy().view(np.int64) if len(parsed) else np.array([], np.int64)
+        vals = pd.DatetimeIndex(parsed).as_unit("ns").asi8
         for j, i in enumerate(offset_idx):
             if vals[j] == NAT:
                 u_status[i] = T_UNPARSEABLE

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ems.ingest.mapping import TagMap
+from ems.ingest.rounding import round_significant
 from ems.readings.counters import CounterParams
 from ems.units import conversion
 
@@ -72,8 +73,12 @@ def resolve_tags(tags: list[str], rules: dict[str, PointRule], mapping: dict[str
     return out
 
 
-def validate_chunk(readings: pd.DataFrame, resolved: dict[str, TagTarget]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Split parsed readings into accepted (point_id, ts, value in the point's unit) and rejects."""
+def validate_chunk(readings: pd.DataFrame, resolved: dict[str, TagTarget], tz: str = "UTC"
+                   ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split parsed readings into accepted (point_id, ts, value in the point's unit) and rejects.
+
+    Reject times are written in the site's zone with their offset (``2025-07-01T00:15:00+08:00``).
+    """
     tags = readings["tag"].astype("category")
     cats = list(tags.cat.categories)
     targets = [resolved[str(c)] for c in cats]
@@ -85,6 +90,9 @@ def validate_chunk(readings: pd.DataFrame, resolved: dict[str, TagTarget]) -> tu
     hi = np.array([t.max_value for t in targets])[codes]
     raw = readings["value"].to_numpy(np.float64)
     value = raw * scale + offset
+    converted = (scale != 1.0) | (offset != 0.0)
+    if converted.any():
+        value[converted] = round_significant(value[converted])
     unresolved = pid < 0
     out_of_range = ~unresolved & ((value < lo) | (value > hi))
     ok = ~unresolved & ~out_of_range
@@ -104,7 +112,7 @@ def validate_chunk(readings: pd.DataFrame, resolved: dict[str, TagTarget]) -> tu
         "line": sub["line"].to_numpy(),
         "tag": sub["tag"].astype(str).to_numpy(),
         "raw": [repr(float(v)) for v in raw[bad]],
-        "ts_text": pd.to_datetime(sub["ts"], utc=True).dt.strftime("%Y-%m-%dT%H:%M:%SZ").to_numpy(),
+        "ts_text": pd.to_datetime(sub["ts"], utc=True).dt.tz_convert(tz).map(lambda t: t.isoformat()).to_numpy(),
         "reason": np.where(oor, "out_of_range", reason_of_tag),
         "detail": detail,
     })

@@ -42,8 +42,9 @@ over the elapsed time, see :class:`CounterParams`):
    GAP_SPANNING with a 'gap' event. ``CounterResult.start_ns`` says which span it covers, so
    roll-ups can spread it. Gaps stay gaps: no zeros are invented for the missing readings.
 
-Batches: pass the last stored *good* reading as ``prev_ts_ns``/``prev_value`` so that the first
-delta of the batch can be computed. A glitch can only be recognised when the reading after it is
+Batches: pass the last stored good reading as ``prev_ts_ns``/``prev_value`` so that the first
+delta of the batch can be computed; :func:`carry_over` picks it (the last reading flagged neither
+GLITCH nor BACKSTEP, i.e. the high-water mark). A glitch can only be recognised when the reading after it is
 in the same call; re-sending the last few stored readings with the new batch (and ignoring the
 results for them) lets the pipeline recognise a glitch at a batch boundary.
 """
@@ -161,18 +162,13 @@ def register_modulus(params: CounterParams) -> float | None:
             k2 >= 8 and math.isclose(r, 2.0**k2, rel_tol=1e-12)
         ):
             return float(r)
-    return float(r) + _resolution(params)
-
-
-def _resolution(params: CounterParams) -> float:
     if params.register_resolution is not None:
-        return params.register_resolution
-    r = float(params.register_max or 0.0)
-    for k in range(7):
+        return float(r) + params.register_resolution
+    for k in range(7):  # decimals of register_max; rounding removes binary noise (9999.99 + 0.01)
         v = r * 10**k
-        if abs(v - round(v)) <= 1e-6 * max(1.0, abs(v)) * 10**-k:
-            return 10.0**-k
-    return 1e-6
+        if abs(v - round(v)) <= 1e-9 * max(1.0, abs(v)):
+            return round(float(r) + 10.0**-k, k)
+    return float(r) + 1e-6
 
 
 def infer_max_rate_per_h(ts_ns: np.ndarray, value: np.ndarray, spike_factor: float = 50.0) -> float | None:
@@ -309,57 +305,58 @@ def registers_to_intervals(
 
     # deltas over the good readings: running maximum per segment (segments restart at reset/spike)
     glitch = kind == _GLITCH
-    gi = np.flatnonzero(~glitch) if glitch.any() else np.arange(m)
-    gx, gt, gk = cx[gi], ct[gi], kind[gi]
-    g = gi.size
-    y = gx + np.cumsum(mod_add[gi]) if (gk == _ROLLOVER).any() else gx
-    gdelta = np.full(g, np.nan)
-    below = np.zeros(g, bool)
-    seg_starts = np.flatnonzero((gk == _RESET) | (gk == _SPIKE))
+    any_glitch = bool(glitch.any())
+    gi = np.flatnonzero(~glitch) if any_glitch else None
+    gx, gt, gk, gmod = (cx, ct, kind, mod_add) if gi is None else (cx[gi], ct[gi], kind[gi], mod_add[gi])
+    g = gx.size
+    special = np.flatnonzero(gk)  # rollover, reset and spike positions: few
+    sk = gk[special]
+    y = gx + np.cumsum(gmod) if (sk == _ROLLOVER).any() else gx
+    seg_starts = special[(sk == _RESET) | (sk == _SPIKE)]
+    gdelta = np.empty(g)
+    below_parts = []
     bounds = [0, *seg_starts.tolist(), g]
     for s, e in zip(bounds[:-1], bounds[1:], strict=True):
-        if e - s < 1:
-            continue
         seg = y[s:e]
         hw = np.maximum.accumulate(seg)
-        gdelta[s + 1 : e] = np.diff(hw)
-        below[s + 1 : e] = seg[1:] < hw[:-1]
-    is_reset = gk == _RESET
-    gdelta[is_reset] = reset_delta[gi][is_reset]
+        gdelta[s + 1 : e] = hw[1:] - hw[:-1]
+        below_parts.append(np.flatnonzero(seg[1:] < hw[:-1]) + (s + 1))
+    below = np.concatenate(below_parts) if below_parts else np.empty(0, np.int64)
+    gdelta[bounds[:-1]] = np.nan  # first reading, spikes, resets (set below)
+    resets = special[sk == _RESET]
+    gdelta[resets] = (reset_delta if gi is None else reset_delta[gi])[resets]
+    unknown = np.flatnonzero(np.isnan(gdelta[bounds[:-1]]))
+    unknown = np.asarray(bounds[:-1], np.int64)[unknown]
 
     gflag = np.zeros(g, np.int16)
-    gflag[gk == _ROLLOVER] |= Quality.ROLLOVER
-    gflag[is_reset] |= Quality.RESET
-    gflag[gk == _SPIKE] |= Quality.SPIKE
+    for code, flag in ((_ROLLOVER, Quality.ROLLOVER), (_RESET, Quality.RESET), (_SPIKE, Quality.SPIKE)):
+        gflag[special[sk == code]] |= flag
     gflag[below] |= Quality.BACKSTEP
-    gstart = np.full(g, NAT_NS, np.int64)
-    gstart[1:] = gt[:-1]
-    gprev = np.full(g, np.nan)
-    gprev[1:] = gx[:-1]
-    gap = np.zeros(g, bool)
     expected = _expected_ns(params, t_full)
+    gap = np.empty(0, np.int64)
     if expected is not None and g > 1:
-        gap[1:] = np.diff(gt) > params.gap_factor * expected
+        gap = np.flatnonzero(np.diff(gt) > params.gap_factor * expected) + 1
         gflag[gap] |= Quality.GAP_SPANNING
-    gstart[~np.isfinite(gdelta)] = NAT_NS
+    gstart = np.empty(g, np.int64)
+    gstart[1:] = gt[:-1]
+    gstart[unknown] = NAT_NS
 
-    # scatter back to batch positions (the previous reading, if any, is position -1)
-    gb = vidx[gi] - off
-    inb = gb >= 0
-    gb, gdelta, gflag, gstart, gprev, gx, gk = (a[inb] for a in (gb, gdelta, gflag, gstart, gprev, gx, gk))
-    below, gap = below[inb], gap[inb]
-    delta[gb] = gdelta
-    quality[gb] = gflag
-    start[gb] = gstart
+    # scatter back to batch positions (the previous reading, if any, is good position 0)
+    gb = vidx if gi is None else vidx[gi]
+    if all_valid and gi is None:
+        delta, quality, start = gdelta[off:], gflag[off:], gstart[off:]
+    else:
+        bpos = gb[off:] - off
+        delta[bpos], quality[bpos], start[bpos] = gdelta[off:], gflag[off:], gstart[off:]
     for code, name in ((_ROLLOVER, "rollover"), (_RESET, "reset"), (_SPIKE, "spike")):
-        sel = gk == code
-        events.add(gb[sel], name, gprev[sel], gx[sel], gdelta[sel])
-    events.add(gb[below], "backstep", gprev[below], gx[below], gdelta[below])
-    events.add(gb[gap], "gap", gprev[gap], gx[gap], gdelta[gap])
+        p = special[sk == code]
+        events.add(gb[p] - off, name, gx[p - 1], gx[p], gdelta[p])
+    events.add(gb[below] - off, "backstep", gx[below - 1], gx[below], gdelta[below])
+    events.add(gb[gap] - off, "gap", gx[gap - 1], gx[gap], gdelta[gap])
 
     if glitch.any():
         ci = np.flatnonzero(glitch)
-        prev_good = gi[np.searchsorted(gi, ci) - 1]
+        prev_good = gi[np.searchsorted(gi, ci) - 1]  # gi is set: there are glitches
         bi = vidx[ci] - off
         quality[bi] |= Quality.GLITCH
         events.add(bi, "glitch", cx[prev_good], cx[ci], np.full(ci.size, np.nan))
@@ -462,6 +459,21 @@ def _classify(
         if 0.0 <= cx[k] <= limit:
             reset_delta[k] = cx[k]
     return kind, mod_add, reset_delta
+
+
+def carry_over(ts_ns: np.ndarray, value: np.ndarray, quality: np.ndarray) -> tuple[int | None, float | None]:
+    """``(prev_ts_ns, prev_value)`` to pass with the next batch, from stored readings and flags.
+
+    The last reading flagged neither GLITCH nor BACKSTEP: it is the register's high-water mark
+    (readings below it carry BACKSTEP), so continuing from it never counts a jitter recovery
+    twice. ``(None, None)`` when there is no such reading.
+    """
+    q = np.asarray(quality)
+    ok = np.flatnonzero(((q & (Quality.GLITCH | Quality.BACKSTEP)) == 0) & np.isfinite(np.asarray(value, float)))
+    if ok.size == 0:
+        return None, None
+    i = int(ok[-1])
+    return int(np.asarray(ts_ns)[i]), float(np.asarray(value)[i])
 
 
 def _rollover_modulus(prev: float, new: float, thr: float, modulus: float | None) -> float | None:

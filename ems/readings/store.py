@@ -142,7 +142,8 @@ def stored_tail(conn: psycopg.Connection, first_ts: dict[int, pd.Timestamp], k: 
     """For each point id, the last ``k`` stored readings strictly before the given time (oldest first).
 
     Counters re-read this tail so that a reading at the end of the previous import (e.g. a zero glitch
-    that could not be judged without its successor) is judged again with the new data.
+    that could not be judged without its successor) is judged again with the new data. Readings already
+    judged glitches are left out: they must not seed the next delta.
     """
     cols = ["point_id", "ts", "value", "delta", "quality"]
     if not first_ts:
@@ -153,8 +154,9 @@ def stored_tail(conn: psycopg.Connection, first_ts: dict[int, pd.Timestamp], k: 
            FROM unnest(%s::int[], %s::timestamptz[]) AS q(point_id, before_ts)
            CROSS JOIN LATERAL (SELECT ts, value, delta, quality FROM reading
                                WHERE point_id = q.point_id AND ts < q.before_ts AND value IS NOT NULL
+                                 AND quality & %s = 0
                                ORDER BY ts DESC LIMIT %s) r
-           ORDER BY 1, 2""", (ids, [first_ts[i] for i in ids], k)).fetchall()
+           ORDER BY 1, 2""", (ids, [first_ts[i] for i in ids], int(Quality.GLITCH), k)).fetchall()
     frame = pd.DataFrame(rows, columns=cols)
     frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
     return frame.astype({"value": "float64", "delta": "float64"})

@@ -99,6 +99,10 @@ YORK_YK_VANES = ChillerCurves(
 CHILLER_RECORDS = {c.name: c for c in (DOE2_CENTRIFUGAL, CARRIER_19XR_VSD, TRANE_RTHB_SCREW, YORK_YK_VANES)}
 
 
+def _clamp(x, lo, hi):
+    return np.minimum(np.maximum(x, lo), hi)
+
+
 def biquadratic(coef, x, y):
     """a + b x + c x^2 + d y + e y^2 + f x y."""
     a, b, c, d, e, f = coef
@@ -113,15 +117,15 @@ def quadratic(coef, p):
 
 def capft(ch: ChillerCurves, chw_leaving_c, cw_entering_c):
     """Capacity modifier vs temperatures (inputs clamped to the record's validity range)."""
-    x = np.clip(chw_leaving_c, *ch.chw_leaving_range_c)
-    y = np.clip(cw_entering_c, *ch.cw_entering_range_c)
+    x = _clamp(chw_leaving_c, *ch.chw_leaving_range_c)
+    y = _clamp(cw_entering_c, *ch.cw_entering_range_c)
     return biquadratic(ch.capft, x, y)
 
 
 def eirft(ch: ChillerCurves, chw_leaving_c, cw_entering_c):
     """EIR modifier vs temperatures (inputs clamped to the record's validity range)."""
-    x = np.clip(chw_leaving_c, *ch.chw_leaving_range_c)
-    y = np.clip(cw_entering_c, *ch.cw_entering_range_c)
+    x = _clamp(chw_leaving_c, *ch.chw_leaving_range_c)
+    y = _clamp(cw_entering_c, *ch.cw_entering_range_c)
     return biquadratic(ch.eirft, x, y)
 
 
@@ -148,3 +152,40 @@ def chiller_power_kw(ch: ChillerCurves, load_kw, chw_leaving_c, cw_entering_c):
     cycling = np.where(plr < ch.plr_min, plr / ch.plr_min, 1.0)
     p = q_avail / ch.cop_ref * eirft(ch, chw_leaving_c, cw_entering_c) * eirfplr(ch, np.maximum(plr, ch.plr_min)) * cycling
     return np.where(q_evap > 0, p, 0.0), q_evap, plr
+
+
+class ChillerBank:
+    """Several chillers evaluated at once: curve coefficients stacked as (N, k) arrays.
+
+    Same equations as :func:`chiller_power_kw`, broadcast over (T, N) so the plant model needs no
+    Python loop over machines.
+    """
+
+    def __init__(self, chillers: tuple[ChillerCurves, ...]):
+        self.q_ref = np.array([c.capacity_ref_kw for c in chillers])
+        self.cop = np.array([c.cop_ref for c in chillers])
+        self.plr_min = np.array([c.plr_min for c in chillers])
+        self.plr_max = np.array([c.plr_max for c in chillers])
+        self.x_lo = np.array([c.chw_leaving_range_c[0] for c in chillers])
+        self.x_hi = np.array([c.chw_leaving_range_c[1] for c in chillers])
+        self.y_lo = np.array([c.cw_entering_range_c[0] for c in chillers])
+        self.y_hi = np.array([c.cw_entering_range_c[1] for c in chillers])
+        self.cap = np.array([c.capft for c in chillers]).T     # (6, N)
+        self.eir = np.array([c.eirft for c in chillers]).T
+        self.plr = np.array([c.eirfplr for c in chillers]).T   # (3, N)
+
+    def available_kw(self, chw_leaving_c, cw_entering_c):
+        x = _clamp(chw_leaving_c, self.x_lo, self.x_hi)
+        y = _clamp(cw_entering_c, self.y_lo, self.y_hi)
+        return self.q_ref * biquadratic(self.cap, x, y)
+
+    def power_kw(self, load_kw, chw_leaving_c, cw_entering_c):
+        """(power_kw, evaporator_kw, plr, available_kw), each (T, N)."""
+        x = _clamp(chw_leaving_c, self.x_lo, self.x_hi)
+        y = _clamp(cw_entering_c, self.y_lo, self.y_hi)
+        q_avail = self.q_ref * biquadratic(self.cap, x, y)
+        q_evap = np.minimum(np.maximum(load_kw, 0.0), self.plr_max * q_avail)
+        plr = q_evap / q_avail
+        cycling = np.where(plr < self.plr_min, plr / self.plr_min, 1.0)
+        p = q_avail / self.cop * biquadratic(self.eir, x, y) * quadratic(self.plr, np.maximum(plr, self.plr_min)) * cycling
+        return np.where(q_evap > 0, p, 0.0), q_evap, plr, q_avail

@@ -30,16 +30,31 @@ YORKCALC_COEF = np.array([
 FREE_CONVECTION_FR = 0.1
 
 
+def _clamp(x, lo, hi):
+    return np.minimum(np.maximum(x, lo), hi)
+
+
+def _lg_polynomial(wet_bulb_c, range_k):
+    """(A, B, C) with approach = A + B L/G + C (L/G)^2 at the clamped wet bulb and range."""
+    t = _clamp(wet_bulb_c, -34.4, 26.67)
+    r = _clamp(range_k, 1.11, 22.22)
+    c = YORKCALC_COEF
+    t2, r2 = t * t, r * r
+    a = (c[0] + c[1] * t + c[2] * t2) + r * (c[3] + c[4] * t + c[5] * t2) + r2 * (c[6] + c[7] * t + c[8] * t2)
+    b = (c[9] + c[10] * t + c[11] * t2) + r * (c[12] + c[13] * t + c[14] * t2) + r2 * (c[15] + c[16] * t + c[17] * t2)
+    q = (c[18] + c[19] * t + c[20] * t2) + r * (c[21] + c[22] * t + c[23] * t2) + r2 * (c[24] + c[25] * t + c[26] * t2)
+    return a, b, q
+
+
 def yorkcalc_approach_k(wet_bulb_c, range_k, lg_ratio):
     """Approach [K] from the YorkCalc correlation (inputs clamped to the validity limits)."""
-    t = np.clip(wet_bulb_c, -34.4, 26.67)
-    r = np.clip(range_k, 1.11, 22.22)
-    lg = np.clip(lg_ratio, 0.05, 8.0)
-    c = YORKCALC_COEF
-    tr = (c[0] + c[1] * t + c[2] * t * t) + r * (c[3] + c[4] * t + c[5] * t * t) + r * r * (c[6] + c[7] * t + c[8] * t * t)
-    tr_l = (c[9] + c[10] * t + c[11] * t * t) + r * (c[12] + c[13] * t + c[14] * t * t) + r * r * (c[15] + c[16] * t + c[17] * t * t)
-    tr_l2 = (c[18] + c[19] * t + c[20] * t * t) + r * (c[21] + c[22] * t + c[23] * t * t) + r * r * (c[24] + c[25] * t + c[26] * t * t)
-    return np.clip(tr + lg * tr_l + lg * lg * tr_l2, 1.11, 40.0)
+    return _approach(_lg_polynomial(wet_bulb_c, range_k), lg_ratio)
+
+
+def _approach(abq, lg_ratio):
+    a, b, q = abq
+    lg = _clamp(lg_ratio, 0.05, 8.0)
+    return _clamp(a + lg * b + lg * lg * q, 1.11, 40.0)
 
 
 def tower_leaving_c(wet_bulb_c, range_k, water_flow_ratio, air_flow_ratio):
@@ -48,20 +63,33 @@ def tower_leaving_c(wet_bulb_c, range_k, water_flow_ratio, air_flow_ratio):
     return np.asarray(wet_bulb_c) + yorkcalc_approach_k(wet_bulb_c, range_k, np.asarray(water_flow_ratio) / fr_air)
 
 
-def fan_ratio_for_setpoint(wet_bulb_c, range_k, water_flow_ratio, setpoint_c, min_ratio=0.2, iterations=14):
-    """Air-flow ratio in [0, 1] that brings the leaving water to the setpoint (bisection).
+def fan_ratio_for_setpoint(wet_bulb_c, range_k, water_flow_ratio, setpoint_c, min_ratio=0.2):
+    """Air-flow ratio (0 or min_ratio..1) that brings the leaving water to the setpoint, and (A, B, C).
 
-    0 means the fan is off (free convection already cold enough); 1 means the setpoint cannot be
-    reached (fan at full speed, leaving water above setpoint).
+    The correlation is quadratic in L/G, so the L/G giving the target approach is solved in closed
+    form (the root on the rising branch), then FR_air = FR_water / (L/G). 0 means the fan is off
+    (free convection is cold enough); 1 means the setpoint cannot be reached at full speed.
     """
-    wb = np.asarray(wet_bulb_c, dtype=float)
-    lo = np.full(np.broadcast(wb, range_k, water_flow_ratio, setpoint_c).shape, min_ratio)
-    hi = np.ones_like(lo)
-    for _ in range(iterations):
-        mid = 0.5 * (lo + hi)
-        too_warm = tower_leaving_c(wb, range_k, water_flow_ratio, mid) > setpoint_c
-        lo = np.where(too_warm, mid, lo)
-        hi = np.where(too_warm, hi, mid)
-    fr = hi
-    off_ok = tower_leaving_c(wb, range_k, water_flow_ratio, 0.0) <= setpoint_c
-    return np.where(off_ok, 0.0, fr)
+    wfr = np.asarray(water_flow_ratio, dtype=float)
+    abq = _lg_polynomial(wet_bulb_c, range_k)
+    a, b, q = abq
+    target = np.asarray(setpoint_c) - np.asarray(wet_bulb_c)
+    disc = np.maximum(b * b - 4.0 * q * (a - target), 0.0)
+    sq = np.sqrt(disc)
+    qs = np.where(np.abs(q) < 1e-12, 1e-12, q)
+    r1 = (-b + sq) / (2.0 * qs)
+    r2 = (-b - sq) / (2.0 * qs)
+    # the rising branch: derivative b + 2 q lg > 0
+    lg = np.where(b + 2.0 * q * r1 > 0, r1, r2)
+    lg = np.where(np.abs(q) < 1e-12, (target - a) / np.where(b == 0, 1e-12, b), lg)
+    fr = _clamp(wfr / np.maximum(lg, 1e-3), min_ratio, 1.0)
+    full = (lg <= 0) | (_approach(abq, wfr) >= target)
+    fr = np.where(full, 1.0, fr)
+    off_ok = _approach(abq, wfr / FREE_CONVECTION_FR) <= target
+    return np.where(off_ok, 0.0, fr), abq
+
+
+def leaving_from_polynomial(wet_bulb_c, abq, water_flow_ratio, air_flow_ratio):
+    """T_wb + approach using a precomputed (A, B, C) from :func:`fan_ratio_for_setpoint`."""
+    fr_air = np.maximum(air_flow_ratio, FREE_CONVECTION_FR)
+    return np.asarray(wet_bulb_c) + _approach(abq, np.asarray(water_flow_ratio) / fr_air)

@@ -1,0 +1,92 @@
+"""Interface text in Chinese and English, and number formatting.
+
+Every label the cockpit shows is a key in :data:`TEXT`; ``tr(key, lang)`` returns it in 'zh' or 'en'
+(falling back to English, then to the key itself, so a missing entry is visible but not fatal).
+Node and point names come from the database (``name_zh`` / ``name_en``), see :func:`pick_name`.
+"""
+
+from __future__ import annotations
+
+import math
+
+DEFAULT_LANGUAGE = "zh"
+
+TEXT: dict[str, dict[str, str]] = {
+    "product": {"zh": "Carbon Cockpit 碳管理驾驶舱", "en": "Carbon Cockpit 碳管理驾驶舱"},
+    "page.energy": {"zh": "能源总览", "en": "Energy overview"},
+    "language.toggle": {"zh": "English", "en": "中文"},
+    "logout": {"zh": "退出登录", "en": "Log out"},
+    "date_range": {"zh": "日期范围", "en": "Date range"},
+    "chart.by_plant": {"zh": "各工厂分介质能耗", "en": "Energy by plant and medium"},
+    "chart.by_plant.hint": {"zh": "点击柱形可下钻到该工厂", "en": "Click a bar to drill into that plant"},
+    "chart.breakdown": {"zh": "下级节点能耗", "en": "Energy of the nodes below"},
+    "chart.breakdown.hint": {"zh": "点击柱形继续下钻", "en": "Click a bar to drill further down"},
+    "chart.meter": {"zh": "计量点时间序列", "en": "Meter time series"},
+    "drill.node": {"zh": "节点", "en": "Node"},
+    "drill.up": {"zh": "返回上级", "en": "Up one level"},
+    "drill.meters": {"zh": "本节点及以下的计量点", "en": "Meters at and below this node"},
+    "meter.choose": {"zh": "选择计量点", "en": "Choose a meter"},
+    "col.meter": {"zh": "计量点", "en": "Meter"},
+    "col.code": {"zh": "编码", "en": "Code"},
+    "col.node": {"zh": "节点", "en": "Node"},
+    "col.medium": {"zh": "介质", "en": "Medium"},
+    "col.total": {"zh": "合计", "en": "Total"},
+    "col.mean": {"zh": "平均值", "en": "Mean"},
+    "col.unit": {"zh": "单位", "en": "Unit"},
+    "col.parent": {"zh": "上级表", "en": "Parent meter"},
+    "axis.time": {"zh": "时间", "en": "Time"},
+    "no_data": {"zh": "所选范围内没有数据", "en": "No data in the selected range"},
+    "no_nodes": {"zh": "您没有可查看的节点，请联系管理员", "en": "You have no nodes to see; ask an administrator"},
+    "own_meters": {"zh": "（本节点计量）", "en": "(own meters)"},
+    "grain.hour": {"zh": "按小时", "en": "hourly"},
+    "grain.day": {"zh": "按日", "en": "daily"},
+    "grain.month": {"zh": "按月", "en": "monthly"},
+    "grain.15min": {"zh": "15分钟", "en": "15-minute"},
+    "role.viewer": {"zh": "查看者", "en": "viewer"},
+    "role.energy_manager": {"zh": "能源经理", "en": "energy manager"},
+    "role.auditor": {"zh": "审核员", "en": "auditor"},
+    "role.admin": {"zh": "管理员", "en": "admin"},
+    "medium.electricity": {"zh": "电", "en": "Electricity"},
+    "medium.natural_gas": {"zh": "天然气", "en": "Natural gas"},
+    "medium.water": {"zh": "水", "en": "Water"},
+    "medium.steam": {"zh": "蒸汽", "en": "Steam"},
+    "medium.heat": {"zh": "热", "en": "Heat"},
+    "medium.compressed_air": {"zh": "压缩空气", "en": "Compressed air"},
+    "medium.chilled_water": {"zh": "冷冻水", "en": "Chilled water"},
+    "medium.diesel": {"zh": "柴油", "en": "Diesel"},
+    "medium.weather": {"zh": "气象", "en": "Weather"},
+}
+
+
+def tr(key: str, lang: str) -> str:
+    """The text for ``key`` in ``lang`` ('zh' or 'en')."""
+    entry = TEXT.get(key)
+    if entry is None:
+        return key
+    return entry.get(lang) or entry.get("en") or key
+
+
+def medium_label(medium: str, lang: str) -> str:
+    """A medium's display name (the code itself when it has no translation)."""
+    key = f"medium.{medium}"
+    return tr(key, lang) if key in TEXT else medium
+
+
+def pick_name(row: dict, lang: str, code_key: str = "code") -> str:
+    """``name_zh`` or ``name_en`` of a node/point row in ``lang``, else the other one, else the code."""
+    other = "en" if lang == "zh" else "zh"
+    return row.get(f"name_{lang}") or row.get(f"name_{other}") or str(row.get(code_key, ""))
+
+
+def fmt_number(value: float | None, digits: int | None = None) -> str:
+    """A number with thousands separators: 1234567.8 -> '1,234,568'; small values keep decimals.
+
+    ``digits`` fixes the decimals; by default 0 for |value| >= 100, 1 for >= 10, else 2.
+    Missing values (None, NaN) show as an en dash.
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if digits is None:
+        size = abs(value)
+        digits = 0 if size >= 100 else 1 if size >= 10 else 2
+    return f"{value:,.{digits}f}"

@@ -14,7 +14,7 @@ from plotly.subplots import make_subplots
 from dashboards.i18n import medium_label, pick_name, tr
 
 PALETTE = qualitative.Safe + qualitative.Pastel
-_FONT = 'system-ui, "Noto Sans CJK SC", "Microsoft YaHei", sans-serif'
+_FONT = 'system-ui, "Noto Sans CJK SC", "WenQuanYi Micro Hei", "Microsoft YaHei", sans-serif'
 _HOVER_FORMAT = {"hour": "%Y-%m-%d %H:%M", "15min": "%Y-%m-%d %H:%M", "day": "%Y-%m-%d", "month": "%Y-%m"}
 
 

@@ -112,9 +112,9 @@ def _new_csrf_token() -> str:
 
 _PAGE = """<!doctype html>
 <html lang="zh"><head><meta charset="utf-8"><title>Carbon Cockpit 碳管理驾驶舱 — 登录 Log in</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,">
 <style>
- body {{ font-family: system-ui, "Noto Sans CJK SC", sans-serif; background: #f3f6f4; margin: 0; }}
+ body {{ font-family: system-ui, "Noto Sans CJK SC", "WenQuanYi Micro Hei", "Microsoft YaHei", sans-serif; background: #f3f6f4; margin: 0; }}
  form {{ max-width: 340px; margin: 12vh auto; background: #fff; padding: 28px 32px; border-radius: 8px;
         box-shadow: 0 2px 10px rgba(0,0,0,.08); }}
  h1 {{ font-size: 20px; color: #1b5e20; margin: 0 0 18px; }}

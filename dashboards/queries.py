@@ -17,7 +17,7 @@ Rules shared by the energy queries:
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 import pandas as pd
 import psycopg
@@ -51,8 +51,8 @@ def _range_params(start: date, end: date) -> dict:
     """Local-date bounds plus a UTC pre-filter wide enough for any zone (UTC-12 .. UTC+14)."""
     if end < start:
         start, end = end, start
-    lo = datetime.combine(start - timedelta(days=1), time(), timezone.utc)
-    hi = datetime.combine(end + timedelta(days=2), time(), timezone.utc)
+    lo = datetime.combine(start - timedelta(days=1), time(), UTC)
+    hi = datetime.combine(end + timedelta(days=2), time(), UTC)
     return {"start": datetime.combine(start, time()), "end": datetime.combine(end + timedelta(days=1), time()),
             "lo": lo, "hi": hi}
 

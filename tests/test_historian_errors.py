@@ -215,3 +215,13 @@ def test_chunk_rows_does_not_change_results(tmp_path: Path) -> None:
         pd.testing.assert_frame_equal(rej, outs[0][1])
         assert empty == outs[0][2]
     assert np.isfinite(outs[0][0]["value"]).all()
+
+
+def test_short_gbk_that_is_also_valid_utf8(tmp_path: Path) -> None:
+    """'水' in GBK (CB AE) is valid UTF-8 (U+02EE); the Chinese reading wins. 'ä' in UTF-8 stays UTF-8."""
+    p = _write(tmp_path, "gbk.csv", "Time,水\n2025-07-01 00:00,1\n".encode("gbk"))
+    info, readings, _, _ = _read_all(p)
+    assert info.encoding == "gb18030" and readings["tag"].astype(str).tolist() == ["水"]
+    p = _write(tmp_path, "de.csv", "Zeit,Zähler\n2025-07-01 00:00,1\n")
+    info, readings, _, _ = _read_all(p)
+    assert info.encoding == "utf-8" and readings["tag"].astype(str).tolist() == ["Zähler"]

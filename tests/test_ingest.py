@@ -107,7 +107,7 @@ def test_bad_files_fail_cleanly_and_write_nothing(plant, conn, tmp_path):
     code, out, err = plant("ingest", "csv", png, "--site", "PA")
     assert code == 2 and "chart.csv" in err and "Traceback" not in err
     broken = tmp_path / "broken.csv"
-    broken.write_bytes("Timestamp,PA.OAT\n2025-07-01 00:15:00,28.1\n".encode() + b"2025-07-01 00:30:00,\xff\xfe\x80\n")
+    broken.write_bytes(b"Timestamp,PA.OAT\n2025-07-01 00:15:00,28.1\n" + b"2025-07-01 00:30:00,\xff\xfe\x80\n")
     code, out, err = plant("ingest", "csv", broken, "--site", "PA")
     assert code == 2 and "broken.csv" in err and "line 3" in err
     assert conn.execute("SELECT count(*) FROM reading").fetchone()[0] == 0

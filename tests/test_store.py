@@ -11,8 +11,8 @@ import pytest
 from ems.assets.loader import load_asset_file
 from ems.assets.store import load_asset_model, points_frame
 from ems.readings.pgcopy import binary_copy_payload
-from ems.readings.query import read_point
 from ems.readings.quality import Quality
+from ems.readings.query import read_point
 from ems.readings.store import edit_reading, ensure_partitions, merge_stage, stage_readings
 
 SMALL = Path(__file__).parent / "data" / "plant_small.yaml"

@@ -7,9 +7,9 @@ back-end ('timescale' when the extension is usable with its community licence, e
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Iterator
 
 import psycopg
 from psycopg_pool import ConnectionPool

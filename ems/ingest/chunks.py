@@ -6,7 +6,9 @@ Python loops run only over columns, distinct texts and rejected cells.
 
 from __future__ import annotations
 
+import csv
 import re
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,27 +75,45 @@ def csv_chunks(plan: Plan, usecols: list[int] | None = None) -> Iterator[tuple[i
     """(first line, frame) per chunk; frame columns are positions 0..ncols (ncols = 'extra field')."""
     h = plan.header
     str_cols = {h.time_idx, plan.ncols} | {c for c in (h.tag_idx, h.quality_idx, h.unit_idx) if c is not None}
-    dtype = {c: str for c in str_cols if usecols is None or c in usecols}
+    dtype = {c: object for c in str_cols if usecols is None or c in usecols}
     line = plan.first_data_line
-    with open(plan.path, encoding=plan.codec, newline=None) as fh:
+    with open(plan.path, encoding=plan.codec, newline=None) as fh, warnings.catch_warnings():
+        # pandas drops surplus fields of a chunk's first row with only a warning: make it an error.
+        warnings.simplefilter("error", pd.errors.ParserWarning)
         for _ in range(h.index + 1):
             fh.readline()
-        reader = pd.read_csv(
-            fh, sep=h.delimiter, header=None, names=list(range(plan.ncols + 1)), index_col=False,
-            usecols=usecols, dtype=dtype, keep_default_na=False, na_values=[""], skip_blank_lines=False,
-            decimal=h.decimal, chunksize=plan.rows_per_chunk, engine="c", quotechar='"',
-        )
         try:
+            reader = pd.read_csv(
+                fh, sep=h.delimiter, header=None, names=list(range(plan.ncols + 1)), index_col=False,
+                usecols=usecols, dtype=dtype, keep_default_na=False, na_values=[""], skip_blank_lines=False,
+                decimal=h.decimal, chunksize=plan.rows_per_chunk, engine="c", quotechar='"',
+            )
             for frame in reader:
                 yield line, frame
                 line += len(frame)
-        except pd.errors.ParserError as exc:
-            m = re.search(r"line (\d+), saw (\d+)", str(exc))
-            if m:
-                bad = h.index + 1 + int(m.group(1))
-                raise UserError(f"row has {m.group(2)} fields but the header has {plan.ncols}",
-                                where=location(plan.path, bad)) from None
-            raise UserError(f"cannot split the file into fields: {exc}", where=location(plan.path, line)) from None
+        except (pd.errors.ParserError, pd.errors.ParserWarning) as exc:
+            raise _split_error(plan, line, exc) from None
+
+
+def _split_error(plan: Plan, line: int, exc: Exception) -> UserError:
+    """A clear message for a CSV the tokenizer cannot split: find the first row with surplus fields."""
+    h = plan.header
+    with open(plan.path, encoding=plan.codec, newline="") as fh:
+        for _ in range(h.index + 1):
+            fh.readline()
+        reader = csv.reader(fh, delimiter=h.delimiter, strict=True)
+        try:
+            for row in reader:
+                if len(row) > plan.ncols + 1 or (len(row) == plan.ncols + 1 and row[-1].strip()):
+                    return UserError(f"row has {len(row)} fields but the header has {plan.ncols}",
+                                     where=location(plan.path, h.index + 1 + reader.line_num))
+        except csv.Error as err:
+            return UserError(f"cannot split the row into fields ({err}; unbalanced quote?)",
+                             where=location(plan.path, h.index + 1 + reader.line_num))
+    m = re.search(r"row (\d+)", str(exc))
+    bad = plan.first_data_line + int(m.group(1)) if m else line
+    return UserError(f"cannot split the file into fields ({str(exc).split('C error: ')[-1].strip()})",
+                     where=location(plan.path, bad))
 
 
 def chunks(plan: Plan, usecols: list[int] | None = None) -> Iterator[tuple[int, pd.DataFrame]]:
@@ -308,6 +328,19 @@ def parse_wide(plan: Plan, first_line: int, df: pd.DataFrame, held: Held
     return readings, rej, empty_cells
 
 
+def tag_codes_of(col: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Factorise a tag column with surrounding spaces stripped: (codes, distinct tags); code -1 = no tag.
+
+    Strips each distinct text once (a long export repeats every tag thousands of times).
+    """
+    codes, uniq = pd.factorize(pd.Series(col, copy=False).astype(object), use_na_sentinel=True)
+    stripped = [str(u).strip() for u in uniq]
+    cats = list(dict.fromkeys(t for t in stripped if t))
+    pos = {t: i for i, t in enumerate(cats)}
+    remap = np.array([pos.get(t, -1) for t in stripped] + [-1], dtype=np.int64)
+    return remap[codes], cats
+
+
 def time_detail(reason: str, time_col: str, tz: str) -> str:
     if reason == MISSING_TIME:
         return f"no time in column '{time_col}'"
@@ -329,9 +362,9 @@ def parse_long(plan: Plan, first_line: int, df: pd.DataFrame, held: Held, tag_un
     plan.fmt = tr.fmt or plan.fmt
     status = tr.status
     utc = np.where(status == tp.T_OK, tr.utc_ns + plan.shift_ns, tp.NAT)
-    tag_raw = df[h.tag_idx].astype(object)
-    tags = tag_raw.where(tag_raw.isna(), tag_raw.astype(str).str.strip()).to_numpy(dtype=object)
-    no_tag = pd.isna(tags) | (tags == "")
+    tag_codes, tag_cats = tag_codes_of(df[h.tag_idx])
+    tags = np.append(np.asarray(tag_cats, dtype=object), None)[tag_codes]
+    no_tag = tag_codes < 0
     vcol = df[h.value_idx]
     vals, reasons, empty = num.parse_values(vcol, h.decimal)
     blank = (status == tp.T_MISSING) & no_tag & empty
@@ -380,7 +413,8 @@ def parse_long(plan: Plan, first_line: int, df: pd.DataFrame, held: Held, tag_un
         held.add(lines[rows], tags[rows], tags[rows], status[rows], utc[rows], tr.local_ns[rows],
                  cell_texts(tcol, rows), vals[rows], cell_texts(vcol, rows))
     ok = remaining & ~hold & (status == tp.T_OK)
-    readings = readings_frame(lines[ok], pd.Categorical(tags[ok]), utc[ok], vals[ok])
+    cat = pd.Categorical.from_codes(tag_codes[ok], categories=pd.Index(tag_cats, dtype=object))
+    readings = readings_frame(lines[ok], cat, utc[ok], vals[ok])
     return readings, rej, empty_cells
 
 

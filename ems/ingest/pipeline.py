@@ -1,9 +1,15 @@
 """Historian import: parse -> map tags -> normalise units -> validate -> counters -> store / quarantine.
 
-One file is one transaction: either all of its accepted readings and quarantine rows are written,
-or (on an error) nothing is, and the batch is recorded as failed. Parsing streams in chunks; the
-accepted numbers (20 bytes a reading) are collected per file so that counters see each point's
-whole sequence in order, then staged by binary COPY and merged in one statement.
+One file is one transaction: all of its accepted readings and quarantine rows are written, or (on an
+error) none are, and the batch is recorded as failed.
+
+Fast path: readings newer than everything stored for their point cannot collide with stored data,
+so they stream by binary COPY straight into ``reading`` from a writer thread while the next chunk
+is parsed. Readings at or before a point's newest stored time (late data, re-imports) go through a
+staging table and one merge (``ON CONFLICT DO NOTHING``), are compared with what is stored
+(differences are conflicts, quarantined unless ``correct``), and the affected deltas are recomputed.
+Should the fast path still hit a duplicate key (e.g. two tags mapped to one point, or a concurrent
+import), the file is re-run with every reading through the merge.
 """
 
 from __future__ import annotations
@@ -20,21 +26,25 @@ from psycopg.types.json import Jsonb
 
 from ems.assets.store import points_frame
 from ems.errors import UserError
+from ems.ingest.copywriter import CopyWriter
+from ems.ingest.counterstream import HOLD, CounterStream, Emitted
 from ems.ingest.historian import open_export
 from ems.ingest.mapping import TagMap
 from ems.ingest.quarantine import write_quarantine
 from ems.ingest.rounding import round_to_register_resolution
 from ems.ingest.validate import PointRule, resolve_tags, validate_chunk
-from ems.readings.counters import CounterParams, interval_values, registers_to_intervals
-from ems.readings.quality import Quality
 from ems.readings.store import (
     ensure_partitions,
+    last_stored_ts,
+    latest_tail,
+    mark_dirty,
     merge_stage,
-    points_with_readings_since,
     stage_readings,
-    stored_tail,
     update_deltas,
 )
+
+_HOUR_NS = 3_600_000_000_000
+_CHUNK_ROWS = 2_500
 
 
 @dataclass
@@ -69,12 +79,12 @@ class IngestReport:
 
 
 def site_points(conn: psycopg.Connection, site_code: str) -> tuple[str, dict[str, PointRule]]:
-    """The site's time zone and its points as validation rules, keyed by point code."""
+    """The site's time zone and its measured points as validation rules, keyed by point code."""
     row = conn.execute("SELECT timezone FROM node WHERE code = %s", (site_code,)).fetchone()
     if row is None:
         raise UserError(f"no node with code '{site_code}' (load the plant file first: ems config load FILE)",
                         where="--site")
-    rules = {p["code"]: PointRule.from_row(p) for p in points_frame(conn, site_code)}
+    rules = {p["code"]: PointRule.from_row(p) for p in points_frame(conn, site_code) if not p["formula"]}
     return row[0], rules
 
 
@@ -83,129 +93,171 @@ def import_file(conn: psycopg.Connection, path: str | Path, *, site_code: str, m
                 edited_by: str = "ingest", source: str = "csv") -> IngestReport:
     """Import one historian export into the store. Returns the report; raises UserError on a bad file."""
     path = Path(path)
-    report = IngestReport(file=str(path))
     tz, rules = site_points(conn, site_code)
     sha = _sha256(path)
     with conn.transaction():
-        report.batch_id = conn.execute(
+        batch_id = conn.execute(
             "INSERT INTO ingest_batch (source, file, file_sha256, site_code) VALUES (%s, %s, %s, %s) RETURNING batch_id",
             (source, str(path), sha, site_code)).fetchone()[0]
+    opts = dict(tz=tz, rules=rules, mapping=mapping, label=label, interval=interval, correct=correct,
+                edited_by=edited_by, source=source)
     try:
+        try:
+            with conn.transaction():
+                report = _import(conn, path, batch_id, direct=True, **opts)
+        except psycopg.errors.UniqueViolation:
+            with conn.transaction():
+                report = _import(conn, path, batch_id, direct=False, **opts)
+                report.notes.append("re-run through the merge path after a duplicate key on the fast path")
         with conn.transaction():
-            _import(conn, path, report, tz=tz, rules=rules, mapping=mapping, label=label, interval=interval,
-                    correct=correct, edited_by=edited_by, source=source)
             conn.execute("UPDATE ingest_batch SET status = 'done', finished_at = now(), report = %s WHERE batch_id = %s",
-                         (Jsonb(report.as_json()), report.batch_id))
+                         (Jsonb(report.as_json()), batch_id))
     except BaseException as exc:
         with conn.transaction():
             conn.execute("UPDATE ingest_batch SET status = 'failed', finished_at = now(), report = %s WHERE batch_id = %s",
-                         (Jsonb({"error": str(exc)}), report.batch_id))
+                         (Jsonb({"error": str(exc)}), batch_id))
         raise
     return report
 
 
-def _import(conn, path, report, *, tz, rules, mapping, label, interval, correct, edited_by, source) -> None:
-    info, chunks = open_export(path, tz=tz, label=label, interval=interval)
+def _import(conn, path: Path, batch_id: int, *, direct: bool, tz, rules, mapping, label, interval, correct,
+            edited_by, source) -> IngestReport:
+    report = IngestReport(file=str(path), batch_id=batch_id)
+    # small chunks keep the writer thread and the server busy while the next chunk is parsed
+    info, chunks = open_export(path, tz=tz, label=label, interval=interval, chunk_rows=_CHUNK_ROWS)
     report.layout, report.encoding = info.layout, info.encoding
-    resolved: dict = {}
-    ids, times, values = [], [], []
-    for chunk in chunks:
-        report.parsed += len(chunk.readings)
-        report.empty_cells += chunk.empty_cells
-        report.duplicates += getattr(chunk, "exact_duplicates", 0)
-        new_tags = [t for t in pd.unique(chunk.readings["tag"].astype(str)) if t not in resolved]
-        resolved.update(resolve_tags(new_tags, rules, mapping, info.tag_units))
-        accepted, rejects = validate_chunk(chunk.readings, resolved, tz)
-        rejects = pd.concat([chunk.rejects, rejects], ignore_index=True) if len(rejects) else chunk.rejects
-        report.quarantined.update(rejects["reason"].value_counts().to_dict())
-        write_quarantine(conn, rejects, batch_id=report.batch_id, source=source, file=str(path))
-        ids.append(accepted["point_id"].to_numpy(np.int32))
-        times.append(accepted["ts"].to_numpy(dtype="datetime64[ns]").astype(np.int64))
-        values.append(accepted["value"].to_numpy(np.float64))
-    report.notes.extend(info.notes)  # complete once the chunks are consumed
-    if not ids or sum(len(a) for a in ids) == 0:
-        return
-    point_id = np.concatenate(ids)
-    ts_ns = np.concatenate(times)
-    value = np.concatenate(values)
-    order = np.lexsort((ts_ns, point_id))
-    point_id, ts_ns, value = point_id[order], ts_ns[order], value[order]
-    keep = np.ones(len(ts_ns), bool)   # exact repeats across chunks (the parser resolves conflicts)
-    keep[1:] = (point_id[1:] != point_id[:-1]) | (ts_ns[1:] != ts_ns[:-1])
-    report.duplicates += int((~keep).sum())
-    point_id, ts_ns, value = point_id[keep], ts_ns[keep], value[keep]
-
     by_id = {r.point_id: r for r in rules.values()}
-    bounds = np.flatnonzero(np.r_[True, point_id[1:] != point_id[:-1], True])
-    first_ts = {int(point_id[a]): pd.Timestamp(ts_ns[a], tz="UTC") for a in bounds[:-1]}
-    additive = {pid: t for pid, t in first_ts.items() if by_id[pid].kind != "instantaneous"}
-    tail = stored_tail(conn, {p: t for p, t in additive.items() if by_id[p].kind == "cumulative"})
-    late = points_with_readings_since(conn, additive)
+    cumulative = [p for p, r in by_id.items() if r.kind == "cumulative"]
+    stored_last = last_stored_ts(conn, list(by_id))
+    tail = latest_tail(conn, cumulative, HOLD + 1)
+    stream = CounterStream(by_id, tail, stored_last)
+    resolved: dict = {}
+    rejects, late, events = [], [], []
+    dirty: set[tuple[int, int]] = set()
+    months: set[int] = set()
+    seen_points: set[int] = set()
+    span = [np.iinfo(np.int64).max, np.iinfo(np.int64).min]
+    sent = 0
+    writer: CopyWriter | None = None
 
-    delta = np.full(len(value), np.nan)
-    quality = np.zeros(len(value), np.int16)
-    tail_updates, events = [], []
-    for a, b in zip(bounds[:-1], bounds[1:]):
-        rule = by_id[int(point_id[a])]
-        if rule.kind == "instantaneous":
-            continue
-        if rule.kind == "interval":
-            res = interval_values(ts_ns[a:b], value[a:b], rule.counter_params)
-            delta[a:b], quality[a:b] = res.delta, res.quality
-            events.append((rule, ts_ns[a:b], res.events))
-            continue
-        t = tail[tail["point_id"] == rule.point_id]
-        seed_ts = t["ts"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
-        seed_val = t["value"].to_numpy(np.float64)
-        prev = (int(seed_ts[0]), float(seed_val[0])) if len(t) else (None, None)
-        series_ts = np.r_[seed_ts[1:], ts_ns[a:b]]
-        series_val = np.r_[seed_val[1:], value[a:b]]
-        res = registers_to_intervals(series_ts, series_val, rule.counter_params, prev_ts_ns=prev[0],
-                                     prev_value=prev[1])
-        k = max(len(t) - 1, 0)
-        delta[a:b], quality[a:b] = res.delta[k:], res.quality[k:]
-        events.append((rule, series_ts, res.events))
-        if k:
-            old = t.iloc[1:]
-            new_d, new_q = res.delta[:k], res.quality[:k]
-            changed = ~((np.isclose(old["delta"].to_numpy(), new_d) | (np.isnan(new_d) & old["delta"].isna().to_numpy()))
-                        & (old["quality"].to_numpy() == new_q))
-            if changed.any():
-                tail_updates.append(pd.DataFrame({"point_id": rule.point_id, "ts": old["ts"].to_numpy()[changed],
-                                                  "delta": new_d[changed], "quality": new_q[changed]}))
+    def send(rows: Emitted) -> None:
+        nonlocal writer, sent
+        if not len(rows):
+            return
+        month = rows.ts_ns.astype("datetime64[ns]").astype("datetime64[M]").astype(np.int64)
+        new = set(np.unique(month).tolist()) - months
+        if new or writer is None:
+            if writer is not None:
+                writer.close()
+            if new:
+                lo, hi = min(new), max(new)
+                ensure_partitions(conn, pd.Timestamp(np.datetime64(lo, "M")).tz_localize("UTC"),
+                                  pd.Timestamp(np.datetime64(hi, "M")).tz_localize("UTC"))
+                months.update(new)
+            if not direct:
+                _create_stage(conn)
+            writer = CopyWriter(conn, "reading" if direct else "stage_reading").start()
+        rows.delta = round_to_register_resolution(rows.delta, rows.point_id, rows.value)
+        writer.send(rows, batch_id)
+        sent += len(rows)
+        events.extend(rows.events)
+        _track(rows, dirty, seen_points, span)
 
-    delta = round_to_register_resolution(delta, point_id, value)
-    frame = pd.DataFrame({"point_id": point_id, "ts": pd.to_datetime(ts_ns, utc=True), "value": value,
-                          "delta": delta, "quality": quality, "batch_id": report.batch_id})
-    ensure_partitions(conn, frame["ts"].min(), frame["ts"].max())
-    stage_readings(conn, frame)
-    merged = merge_stage(conn, correct=correct, edited_by=edited_by, reason=f"re-import of {path.name}")
-    report.accepted = merged.inserted
-    report.duplicates += merged.exact_duplicates
-    report.corrected = merged.corrected
-    if len(merged.conflicts):
-        write_quarantine(conn, _conflict_rejects(merged.conflicts, by_id), batch_id=report.batch_id,
-                         source=source, file=str(path))
-        report.quarantined["conflicts_with_stored"] += len(merged.conflicts)
-    if tail_updates:
-        update_deltas(conn, pd.concat(tail_updates, ignore_index=True))
-    # deltas computed before the merge assumed the batch's own neighbours; where stored readings sit
-    # among the new ones (late data), a value was kept over a conflicting one, or a correction landed,
-    # recompute the deltas of that point over the batch's window from what is now stored.
-    conflict_points = set(merged.conflicts["point_id"].astype(int))
-    recompute = ((late | conflict_points) & merged.inserted_points | merged.corrected_points) & set(additive)
-    if recompute:
-        from ems.ingest.recompute import recompute_deltas
+    try:
+        for chunk in chunks:
+            report.parsed += len(chunk.readings)
+            report.empty_cells += chunk.empty_cells
+            report.duplicates += chunk.exact_duplicates
+            new_tags = [t for t in pd.unique(chunk.readings["tag"].astype(str)) if t not in resolved]
+            resolved.update(resolve_tags(new_tags, rules, mapping, info.tag_units))
+            accepted, bad = validate_chunk(chunk.readings, resolved, tz)
+            for part in (chunk.rejects, bad):
+                if len(part):
+                    rejects.append(part)
+            ts_ns = accepted["ts"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
+            pid = accepted["point_id"].to_numpy(np.int32)
+            emitted, late_rows = stream.feed(pid, ts_ns, accepted["value"].to_numpy(np.float64))
+            send(emitted)
+            if len(late_rows):
+                late.append(late_rows)
+        send(stream.flush())
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        raise
+    if writer is not None:
+        writer.close()
+    report.notes.extend(info.notes)  # complete once the chunks are consumed
 
-        recompute_deltas(conn, {p: by_id[p] for p in recompute}, frame, report)
-    _write_events(conn, events, report)
-    report.points = len(first_ts)
-    report.first_ts = frame["ts"].min()
-    report.last_ts = frame["ts"].max()
+    late_rows = Emitted.concat(late)
+    merged = None
+    if len(late_rows) or not direct:
+        if len(late_rows):
+            _track(late_rows, dirty, seen_points, span)
+            months_late = late_rows.ts_ns.astype("datetime64[ns]").astype("datetime64[M]")
+            ensure_partitions(conn, pd.Timestamp(months_late.min()).tz_localize("UTC"),
+                              pd.Timestamp(months_late.max()).tz_localize("UTC"))
+            stage_readings(conn, _frame(late_rows, batch_id))
+        merged = merge_stage(conn, correct=correct, edited_by=edited_by, reason=f"re-import of {path.name}",
+                             mark=False)
+        report.accepted += merged.inserted
+        report.duplicates += merged.exact_duplicates
+        report.corrected = merged.corrected
+        if len(merged.conflicts):
+            rejects.append(_conflict_rejects(merged.conflicts, by_id, tz))
+    if direct:
+        report.accepted += sent
+    if stream.rejudged:
+        update_deltas(conn, _frame(Emitted.concat(stream.rejudged), batch_id))
+    if merged is not None and len(late_rows):
+        _recompute_late(conn, late_rows, merged, by_id, report)
+
+    for part in rejects:
+        report.quarantined.update(part["reason"].value_counts().to_dict())
+        write_quarantine(conn, part, batch_id=batch_id, source=source, file=str(path))
+    _write_events(conn, events, batch_id, report)
+    if dirty:
+        pairs = np.array(sorted(dirty), dtype=np.int64)
+        mark_dirty(conn, pairs[:, 0], pairs[:, 1] * _HOUR_NS)
+    report.points = len(seen_points)
+    if span[0] <= span[1]:
+        report.first_ts = pd.Timestamp(span[0], tz="UTC")
+        report.last_ts = pd.Timestamp(span[1], tz="UTC")
+    return report
 
 
-def _conflict_rejects(conflicts: pd.DataFrame, by_id: dict) -> pd.DataFrame:
-    ts = pd.to_datetime(conflicts["ts"], utc=True)
+def _create_stage(conn) -> None:
+    stage_readings(conn, pd.DataFrame(columns=["point_id", "ts", "value", "delta", "quality", "batch_id"]))
+
+
+def _track(rows: Emitted, dirty: set, seen: set, span: list) -> None:
+    """Remember touched (point, hour) pairs for the roll-up job, points and the time span."""
+    pid = rows.point_id.astype(np.int64) << 32
+    # a delta stamped on the hour belongs to the hour before; an instantaneous value to the hour it is in
+    keys = np.unique(np.r_[pid | ((rows.ts_ns - 1) // _HOUR_NS), pid | (rows.ts_ns // _HOUR_NS)])
+    dirty.update(zip((keys >> 32).tolist(), (keys & 0xFFFFFFFF).tolist()))
+    seen.update(np.unique(rows.point_id).tolist())
+    span[0] = min(span[0], int(rows.ts_ns.min()))
+    span[1] = max(span[1], int(rows.ts_ns.max()))
+
+
+def _frame(rows: Emitted, batch_id: int) -> pd.DataFrame:
+    return pd.DataFrame({"point_id": rows.point_id, "ts": pd.to_datetime(rows.ts_ns, utc=True), "value": rows.value,
+                         "delta": rows.delta, "quality": rows.quality, "batch_id": batch_id})
+
+
+def _recompute_late(conn, late_rows: Emitted, merged, by_id: dict[int, PointRule], report: IngestReport) -> None:
+    """Late readings were stored among existing ones: recompute those points' deltas from the store."""
+    from ems.ingest.recompute import recompute_deltas
+
+    additive = {p for p, r in by_id.items() if r.kind != "instantaneous"}
+    targets = (merged.inserted_points | merged.corrected_points) & additive
+    if targets:
+        recompute_deltas(conn, {p: by_id[p] for p in targets}, _frame(late_rows, report.batch_id), report)
+
+
+def _conflict_rejects(conflicts: pd.DataFrame, by_id: dict, tz: str) -> pd.DataFrame:
+    ts = pd.to_datetime(conflicts["ts"], utc=True).dt.tz_convert(tz)
     return pd.DataFrame({
         "line": None,
         "tag": [by_id[int(p)].code for p in conflicts["point_id"]],
@@ -216,16 +268,11 @@ def _conflict_rejects(conflicts: pd.DataFrame, by_id: dict) -> pd.DataFrame:
     })
 
 
-def _write_events(conn, events, report: IngestReport) -> None:
+def _write_events(conn, events: list[tuple], batch_id: int, report: IngestReport) -> None:
     rows = []
-    for rule, series_ts, ev in events:
-        if ev is None or len(ev) == 0:
-            continue
-        for idx, kind, prev_value, value, delta in ev[["index", "kind", "prev_value", "value", "delta"]].itertuples(
-                index=False, name=None):
-            report.repairs[kind] += 1
-            rows.append((rule.point_id, pd.Timestamp(int(series_ts[int(idx)]), tz="UTC"), kind,
-                         _num(prev_value), _num(value), _num(delta), report.batch_id))
+    for pid, ts_ns, kind, prev_value, value, delta in events:
+        report.repairs[kind] += 1
+        rows.append((pid, pd.Timestamp(ts_ns, tz="UTC"), kind, _num(prev_value), _num(value), _num(delta), batch_id))
     if rows:
         with conn.cursor() as cur:
             cur.executemany(
@@ -249,6 +296,3 @@ def _sha256(path: Path) -> str:
     except OSError as exc:
         raise UserError(f"cannot read file: {exc.strerror}", where=str(path)) from exc
     return h.hexdigest()
-
-
-__all__ = ["IngestReport", "import_file", "site_points", "CounterParams", "Quality"]

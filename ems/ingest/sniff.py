@@ -97,6 +97,42 @@ def _first_bad_line(path: Path, encoding: str) -> tuple[int, int] | None:
             offset += len(block)
 
 
+def _cjk_share(text: str) -> float:
+    """Share of non-ASCII characters that are CJK ideographs, CJK punctuation or full-width forms."""
+    other = [c for c in text if ord(c) > 127]
+    if not other:
+        return 1.0
+    cjk = sum(1 for c in other if "\u4e00" <= c <= "\u9fff" or "\u3000" <= c <= "\u303f"
+              or "\uff00" <= c <= "\uffef" or c in "℃°·—“”‘’…")
+    return cjk / len(other)
+
+
+def _looks_like_gbk(path: Path) -> bool:
+    """A few GBK byte pairs are also valid UTF-8 ('水' = CB AE = U+02EE). If the head decodes both
+    ways and reads as Chinese only in GBK, it is GBK."""
+    with open(path, "rb") as fh:
+        head = fh.read(65536)
+    if head.isascii():
+        return False
+    cut = head.rfind(b"\n") + 1 or len(head)
+    try:
+        gb = head[:cut].decode("gb18030")
+    except UnicodeDecodeError:
+        return False
+    utf = head[:cut].decode("utf-8", errors="replace")
+    return _cjk_share(gb) > 0.9 and _plausible_share(utf) < 0.5
+
+
+def _plausible_share(text: str) -> float:
+    """Share of non-ASCII characters that real exports use: CJK, European letters, unit symbols."""
+    other = [c for c in text if ord(c) > 127]
+    if not other:
+        return 1.0
+    ok = sum(1 for c in other if "\u00b0" <= c <= "\u017f" or "\u0370" <= c <= "\u04ff" or c in "℃µ€–—“”‘’…·"
+             or "\u4e00" <= c <= "\u9fff" or "\u3000" <= c <= "\u303f" or "\uff00" <= c <= "\uffef")
+    return ok / len(other)
+
+
 def detect_encoding(path: Path, encoding: str | None) -> tuple[str, str]:
     """(codec for reading, name to report). Tries UTF-8 (BOM or not), then GB18030 (superset of GBK)."""
     with open(path, "rb") as fh:
@@ -115,6 +151,8 @@ def detect_encoding(path: Path, encoding: str | None) -> tuple[str, str]:
         return name, name
     bad_utf8 = _first_bad_line(path, "utf-8")
     if bad_utf8 is None:
+        if not bom and _looks_like_gbk(path) and _first_bad_line(path, "gb18030") is None:
+            return "gb18030", "gb18030"
         return ("utf-8-sig" if bom else "utf-8"), "utf-8"
     bad_gb = _first_bad_line(path, "gb18030")
     if bad_gb is None:
@@ -203,6 +241,8 @@ def find_header(rows_by_delim: dict[str, list[list[str]]], where_path: Path, lay
                 best = Header(index=i, names=[n.replace("\ufeff", "").strip() for n in names], delimiter=delim,
                               time_idx=tcol, layout="wide")
     if best is None:
+        best = _header_only(rows_by_delim)
+    if best is None:
         raise UserError(f"not a historian export: no time column found in the first {HEADER_SEARCH_LINES} lines "
                         "(expected a header row followed by rows starting with timestamps)",
                         where=location(where_path))
@@ -223,6 +263,20 @@ def find_header(rows_by_delim: dict[str, list[list[str]]], where_path: Path, lay
     if best.delimiter != ",":
         best.decimal = _sniff_decimal(rows[best.index + 1:], best)
     return best
+
+
+def _header_only(rows_by_delim: dict[str, list[list[str]]]) -> Header | None:
+    """An export with a header naming a time column and no data rows at all (nothing to read)."""
+    for delim, rows in rows_by_delim.items():
+        filled = [(i, r) for i, r in enumerate(rows) if any(c.strip() for c in r)]
+        if len(filled) == 0 or len(filled[-1][1]) < 2:
+            continue
+        i, names = filled[-1]
+        tcol = _find(names, TIME_NAMES)
+        if tcol is not None and i < HEADER_SEARCH_LINES:
+            return Header(index=i, names=[n.replace("\ufeff", "").strip() for n in names], delimiter=delim,
+                          time_idx=tcol, layout="wide")
+    return None
 
 
 _COMMA_DEC = re.compile(r"^\s*[+-]?\d+(?:\.\d{3})*,\d+\s*$")

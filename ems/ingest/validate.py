@@ -96,7 +96,8 @@ def validate_chunk(readings: pd.DataFrame, resolved: dict[str, TagTarget], tz: s
     unresolved = pid < 0
     out_of_range = ~unresolved & ((value < lo) | (value > hi))
     ok = ~unresolved & ~out_of_range
-    accepted = pd.DataFrame({"point_id": pid[ok].astype(np.int32), "ts": readings["ts"].to_numpy()[ok],
+    ts = readings["ts"].to_numpy(dtype="datetime64[ns]")
+    accepted = pd.DataFrame({"point_id": pid[ok].astype(np.int32), "ts": pd.to_datetime(ts[ok], utc=True),
                              "value": value[ok]})
     bad = ~ok
     if not bad.any():

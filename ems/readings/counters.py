@@ -187,10 +187,19 @@ def infer_max_rate_per_h(ts_ns: np.ndarray, value: np.ndarray, spike_factor: flo
     return _infer_rate(d[pos], dt_h[pos], spike_factor)
 
 
+def _median(a: np.ndarray) -> float:
+    """Exact median of a non-empty 1-D array (one partition; np.median does two)."""
+    k = a.size // 2
+    part = np.partition(a, k)
+    if a.size % 2:
+        return float(part[k])
+    return 0.5 * (float(part[:k].max()) + float(part[k]))
+
+
 def _infer_rate(d_pos: np.ndarray, dt_h_pos: np.ndarray, factor: float) -> float | None:
     if d_pos.size < MIN_STEPS_FOR_INFERENCE:
         return None
-    med = float(np.median(d_pos / dt_h_pos))
+    med = _median(d_pos / dt_h_pos)
     return factor * med if med > 0 else None
 
 
@@ -206,8 +215,9 @@ def _prepare(
     if ts.ndim != 1 or x.ndim != 1 or ts.size != x.size:
         raise ValueError(f"ts_ns and value must be 1-D of equal length, got shapes {ts.shape} and {x.shape}")
     if ts.size > 1:
-        bad = np.flatnonzero(np.diff(ts) <= 0)
-        if bad.size:
+        step = ts[1:] - ts[:-1]
+        if step.min() <= 0:
+            bad = np.flatnonzero(step <= 0)
             i = int(bad[0]) + 1
             raise ValueError(
                 f"ts_ns must be strictly increasing: position {i} ({int(ts[i])}) is not after "
@@ -224,12 +234,18 @@ def _prepare(
     return ts, ts, x, 0
 
 
-def _expected_ns(params: CounterParams, t: np.ndarray) -> float | None:
+def _expected_ns(params: CounterParams, t: np.ndarray, dt_ns: np.ndarray | None = None) -> float | None:
+    """Expected spacing in ns: explicit, else the median spacing of ``t`` (``dt_ns`` if precomputed)."""
     if params.expected_interval_s is not None:
         return params.expected_interval_s * 1e9
     if t.size < 2:
         return None
-    return float(np.median(np.diff(t)))
+    return _median(np.diff(t) if dt_ns is None else dt_ns)
+
+
+_EMPTY_EVENTS = pd.DataFrame(
+    {"index": np.empty(0, np.int64), "kind": np.empty(0, object), "prev_value": np.empty(0),
+     "value": np.empty(0), "delta": np.empty(0)}).astype({"kind": "str"})
 
 
 class _Events:
@@ -243,23 +259,16 @@ class _Events:
             self.parts.append((index, kind, prev, value, delta))
 
     def frame(self) -> pd.DataFrame:
-        if not self.parts:
-            return pd.DataFrame(
-                {
-                    "index": np.empty(0, np.int64),
-                    "kind": np.empty(0, object),
-                    "prev_value": np.empty(0),
-                    "value": np.empty(0),
-                    "delta": np.empty(0),
-                }
-            )
+        if not self.parts:  # the common case: building an empty frame each call costs milliseconds
+            return _EMPTY_EVENTS.copy(deep=False)
         idx = np.concatenate([p[0] for p in self.parts]).astype(np.int64)
         kind = np.concatenate([np.full(p[0].size, p[1], dtype=object) for p in self.parts])
         cols = [np.concatenate([np.asarray(p[j], dtype=np.float64) for p in self.parts]) for j in (2, 3, 4)]
         order = np.argsort(idx, kind="stable")
         return pd.DataFrame(
             {"index": idx[order], "kind": kind[order], "prev_value": cols[0][order],
-             "value": cols[1][order], "delta": cols[2][order]}
+             "value": cols[1][order], "delta": cols[2][order]},
+            copy=False,
         )
 
 
@@ -279,9 +288,6 @@ def registers_to_intervals(
     """
     ts, t_full, x_full, off = _prepare(ts_ns, value, prev_ts_ns, prev_value)
     n = ts.size
-    delta = np.full(n, np.nan)
-    quality = np.zeros(n, np.int16)
-    start = np.full(n, NAT_NS, np.int64)
     events = _Events()
 
     valid = np.isfinite(x_full)
@@ -290,11 +296,12 @@ def registers_to_intervals(
     ct, cx = (t_full, x_full) if all_valid else (t_full[vidx], x_full[vidx])
     m = cx.size
 
-    d = np.diff(cx)
-    dt_h = np.diff(ct) / NS_PER_H
+    d = cx[1:] - cx[:-1]
+    dt_ns = ct[1:] - ct[:-1]
+    dt_h = dt_ns / NS_PER_H
     pos = d > 0
     d_pos = d[pos]
-    typical = float(np.median(d_pos)) if d_pos.size else 0.0
+    typical = _median(d_pos) if d_pos.size else 0.0
     level = float(np.max(np.abs(cx))) if m else 0.0
     tol = max(params.jitter_abs, params.jitter_tolerance * typical, 1e-9 * level)
     cap = params.max_rate_per_h
@@ -322,22 +329,23 @@ def registers_to_intervals(
         gdelta[s + 1 : e] = hw[1:] - hw[:-1]
         below_parts.append(np.flatnonzero(seg[1:] < hw[:-1]) + (s + 1))
     below = np.concatenate(below_parts) if below_parts else np.empty(0, np.int64)
-    gdelta[bounds[:-1]] = np.nan  # first reading, spikes, resets (set below)
+    firsts = np.asarray(bounds[:-1] if g else [], np.int64)  # first reading, spikes, resets
+    gdelta[firsts] = np.nan
     resets = special[sk == _RESET]
     gdelta[resets] = (reset_delta if gi is None else reset_delta[gi])[resets]
-    unknown = np.flatnonzero(np.isnan(gdelta[bounds[:-1]]))
-    unknown = np.asarray(bounds[:-1], np.int64)[unknown]
+    unknown = firsts[np.isnan(gdelta[firsts])]
 
     gflag = np.zeros(g, np.int16)
     for code, flag in ((_ROLLOVER, Quality.ROLLOVER), (_RESET, Quality.RESET), (_SPIKE, Quality.SPIKE)):
         gflag[special[sk == code]] |= flag
     gflag[below] |= Quality.BACKSTEP
-    expected = _expected_ns(params, t_full)
+    expected = _expected_ns(params, t_full, dt_ns if all_valid else None)
     gap = np.empty(0, np.int64)
     if expected is not None and g > 1:
-        gap = np.flatnonzero(np.diff(gt) > params.gap_factor * expected) + 1
+        gdt = dt_ns if gi is None else gt[1:] - gt[:-1]
+        gap = np.flatnonzero(gdt > params.gap_factor * expected) + 1
         gflag[gap] |= Quality.GAP_SPANNING
-    gstart = np.empty(g, np.int64)
+    gstart = np.full(g, NAT_NS, np.int64)
     gstart[1:] = gt[:-1]
     gstart[unknown] = NAT_NS
 
@@ -346,6 +354,9 @@ def registers_to_intervals(
     if all_valid and gi is None:
         delta, quality, start = gdelta[off:], gflag[off:], gstart[off:]
     else:
+        delta = np.full(n, np.nan)
+        quality = np.zeros(n, np.int16)
+        start = np.full(n, NAT_NS, np.int64)
         bpos = gb[off:] - off
         delta[bpos], quality[bpos], start[bpos] = gdelta[off:], gflag[off:], gstart[off:]
     for code, name in ((_ROLLOVER, "rollover"), (_RESET, "reset"), (_SPIKE, "spike")):
@@ -525,7 +536,7 @@ def interval_values(
     expected = _expected_ns(params, t_all)
     finite = np.isfinite(x)
     pos = finite & (x > 0)
-    typical = float(np.median(x[pos])) if pos.any() else 0.0
+    typical = _median(x[pos]) if pos.any() else 0.0
     tol = params.jitter_abs + 1e-9 * typical
     delta = x.copy()
     quality = np.zeros(n, np.int16)
@@ -547,7 +558,7 @@ def interval_values(
         interval_h = expected / NS_PER_H
         cap = params.max_rate_per_h
         if cap is None and x[pos].size >= MIN_STEPS_FOR_INFERENCE:
-            cap = params.spike_factor * float(np.median(x[pos])) / interval_h
+            cap = params.spike_factor * typical / interval_h
         if cap is not None:
             spike = finite & (x > max(cap * interval_h, params.min_spike_delta))
             delta[spike] = np.nan

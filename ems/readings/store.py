@@ -64,8 +64,11 @@ def stage_readings(conn: psycopg.Connection, frame: pd.DataFrame) -> int:
 
 
 def merge_stage(conn: psycopg.Connection, *, correct: bool = False, edited_by: str = "ingest",
-                reason: str = "correction from import") -> MergeResult:
-    """Merge the staging table into ``reading`` (call inside the caller's transaction)."""
+                reason: str = "correction from import", mark: bool = True) -> MergeResult:
+    """Merge the staging table into ``reading`` (call inside the caller's transaction).
+
+    ``mark``: also mark the staged hours dirty for the roll-ups (callers that track them pass False).
+    """
     staged = conn.execute("SELECT count(*) FROM stage_reading").fetchone()[0]
     if staged == 0:
         return MergeResult(0, 0, 0, pd.DataFrame(columns=["point_id", "ts", "value", "stored_value"]))
@@ -93,10 +96,11 @@ def merge_stage(conn: psycopg.Connection, *, correct: bool = False, edited_by: s
             corrected = _apply_corrections(conn, edited_by, reason)
             corrected_points = frozenset(int(p) for p in conflicts["point_id"])
             conflicts = conflicts.iloc[0:0]
-    conn.execute(
-        """INSERT INTO dirty_hour (point_id, hour_utc)
-           SELECT DISTINCT point_id, date_trunc('hour', ts, 'UTC') FROM stage_reading
-           ON CONFLICT DO NOTHING""")
+    if mark:
+        conn.execute(
+            """INSERT INTO dirty_hour (point_id, hour_utc)
+               SELECT DISTINCT point_id, date_trunc('hour', ts, 'UTC') FROM stage_reading
+               ON CONFLICT DO NOTHING""")
     dupes = staged - inserted - corrected - len(conflicts)
     return MergeResult(staged, inserted, dupes, conflicts, corrected, frozenset(p for p, _ in per_point),
                        corrected_points)
@@ -160,6 +164,49 @@ def stored_tail(conn: psycopg.Connection, first_ts: dict[int, pd.Timestamp], k: 
     frame = pd.DataFrame(rows, columns=cols)
     frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
     return frame.astype({"value": "float64", "delta": "float64"})
+
+
+def last_stored_ts(conn: psycopg.Connection, point_ids: list[int]) -> dict[int, int]:
+    """Newest stored reading time (int64 ns UTC) per point id that has readings."""
+    if not point_ids:
+        return {}
+    rows = conn.execute(
+        """SELECT q.point_id, (SELECT max(ts) FROM reading r WHERE r.point_id = q.point_id)
+           FROM unnest(%s::int[]) AS q(point_id)""", (point_ids,)).fetchall()
+    return {pid: pd.Timestamp(ts).value for pid, ts in rows if ts is not None}
+
+
+def latest_tail(conn: psycopg.Connection, point_ids: list[int], k: int) -> pd.DataFrame:
+    """The newest ``k`` stored readings per point that are not glitches (point_id, ts, value, delta, quality),
+    oldest first."""
+    cols = ["point_id", "ts", "value", "delta", "quality"]
+    if not point_ids:
+        return pd.DataFrame(columns=cols)
+    rows = conn.execute(
+        """SELECT q.point_id, r.ts, r.value, r.delta, r.quality
+           FROM unnest(%s::int[]) AS q(point_id)
+           CROSS JOIN LATERAL (SELECT ts, value, delta, quality FROM reading
+                               WHERE point_id = q.point_id AND value IS NOT NULL AND quality & %s = 0
+                               ORDER BY ts DESC LIMIT %s) r
+           ORDER BY 1, 2""", (point_ids, int(Quality.GLITCH), k)).fetchall()
+    frame = pd.DataFrame(rows, columns=cols)
+    frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
+    return frame.astype({"value": "float64", "delta": "float64", "quality": "int16"})
+
+
+def mark_dirty(conn: psycopg.Connection, point_ids: np.ndarray, hours_utc_ns: np.ndarray) -> int:
+    """Record (point, UTC hour start) pairs whose roll-ups must be recomputed."""
+    if len(point_ids) == 0:
+        return 0
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS stage_dirty (point_id integer, hour_utc timestamptz) "
+                 "ON COMMIT DELETE ROWS")
+    with conn.cursor().copy("COPY stage_dirty FROM STDIN (FORMAT BINARY)") as copy:
+        copy.write(binary_copy_payload([("int4", point_ids.astype(np.int32)),
+                                        ("timestamptz", hours_utc_ns.astype(np.int64))]))
+    n = conn.execute("INSERT INTO dirty_hour (point_id, hour_utc) SELECT DISTINCT point_id, hour_utc FROM stage_dirty "
+                     "ON CONFLICT DO NOTHING").rowcount
+    conn.execute("TRUNCATE stage_dirty")
+    return n
 
 
 def points_with_readings_since(conn: psycopg.Connection, first_ts: dict[int, pd.Timestamp]) -> set[int]:

@@ -94,6 +94,20 @@ def system_head_m(flow_m3_per_h, design_flow_m3_per_h, design_head_m, min_head_m
     return min_head_m + (design_head_m - min_head_m) * f * f
 
 
+def flow_at_speed_m3_per_h(spec: PumpSpec, speed, n_running, design_flow_m3_per_h, design_head_m, min_head_m):
+    """Total flow [m3/h] of n identical pumps at a speed fraction against the system curve.
+
+    Solves s^2 H0 - c (Q/n)^2 = H_min + k Q^2 for Q (closed form), 0 if the pumps cannot lift H_min.
+    """
+    h0 = spec.shutoff_head_ratio * spec.design_head_m
+    c = (h0 - spec.design_head_m) / spec.design_flow_m3_per_h ** 2
+    k = (design_head_m - min_head_m) / design_flow_m3_per_h ** 2
+    n = np.maximum(np.asarray(n_running, dtype=float), 1e-9)
+    s = np.asarray(speed, dtype=float)
+    q2 = (s * s * h0 - min_head_m) / (c / (n * n) + k)
+    return np.where(np.asarray(n_running) > 0, np.sqrt(np.maximum(q2, 0.0)), 0.0)
+
+
 def pump_group_power_kw(spec: PumpSpec, total_flow_m3_per_h, n_running, head_m):
     """Total electric power [kW] and speed of n identical parallel pumps sharing the flow."""
     n = np.asarray(n_running, dtype=float)

@@ -1,0 +1,62 @@
+"""The cockpit app factory: ``create_app(db, data_dir=...)`` returns a ready Dash app.
+
+No module-level state: the database, the secret key and the callbacks belong to the app instance,
+so tests can build several apps side by side. The login gate (``dashboards.login``) guards every
+route; the layout is built per request for the logged-in user, in their language, from the nodes
+they may see.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dash
+import flask
+import pandas as pd
+
+from dashboards import queries
+from dashboards.auth import User
+from dashboards.context import require_context
+from dashboards.i18n import DEFAULT_LANGUAGE
+from dashboards.layout import shell
+from dashboards.login import current_user, install_login
+from dashboards.pages import energy
+from ems.db.connection import Database
+
+ASSETS = Path(__file__).resolve().parent / "assets"
+TITLE = "Carbon Cockpit 碳管理驾驶舱"
+
+
+def create_app(db: Database, *, data_dir: Path | str) -> dash.Dash:
+    """Build the cockpit on its own Flask server, with log-in, for the database ``db``.
+
+    ``data_dir`` holds the session secret key (``secret_key``) unless ``EMS_SECRET_KEY`` is set.
+    """
+    server = flask.Flask(__name__)
+    install_login(server, db, Path(data_dir))
+    app = dash.Dash(__name__, server=server, title=TITLE, assets_folder=str(ASSETS), update_title=None,
+                    serve_locally=True)
+
+    def serve_layout():
+        # Dash also calls this outside a request, and on the first request that passes the gate (which
+        # may be /login), to validate the layout: answer those with the empty page, never with data.
+        if not flask.has_request_context() or current_user(db) is None:
+            return _full_layout(DEFAULT_LANGUAGE, None)
+        rc = require_context(db)
+        with db.connection() as conn:
+            nodes = queries.visible_nodes(conn, rc.visible)
+            extent = queries.data_extent(conn, rc.visible) if rc.visible else None
+        return shell(rc.user, rc.lang, energy.PAGE_KEY, energy.layout(rc.lang, nodes, extent))
+
+    # every id a callback uses must be known before the first request: validate against a full layout
+    app.validation_layout = _full_layout(DEFAULT_LANGUAGE, None)
+    app.layout = serve_layout
+    energy.register_callbacks(app, db)
+    return app
+
+
+def _full_layout(lang: str, user: User | None) -> dash.html.Div:
+    """The page with every component (no data), for Dash's callback validation."""
+    nodes = pd.DataFrame([{"node_id": 0, "code": "-", "parent_id": None, "level": "group", "name_zh": "-",
+                           "name_en": "-", "timezone": "UTC", "depth": 0}])
+    return shell(user, lang, energy.PAGE_KEY, energy.layout(lang, nodes, None))

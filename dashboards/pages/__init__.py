@@ -1,0 +1,1 @@
+"""Cockpit pages: each module has ``layout(...)`` and ``register_callbacks(app, db)``."""

@@ -1,0 +1,141 @@
+"""Cockpit log-in: password hashes, users and scope, and the gate in front of every Dash endpoint."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from dashboards.app import create_app
+from dashboards.auth import authenticate, create_user, hash_password, verify_password, visible_node_ids
+from dashboards.login import load_secret_key
+from ems.errors import UserError
+from test_dashboard_queries import load_small_plant
+
+
+def test_hash_round_trip_and_wrong_password():
+    encoded = hash_password("correct horse 电池")
+    assert encoded.startswith("scrypt$16384$8$1$")
+    assert verify_password("correct horse 电池", encoded)
+    assert not verify_password("correct horse", encoded)
+    assert hash_password("same") != hash_password("same")  # random salt
+    assert not verify_password("x", "not-a-hash") and not verify_password("x", "md5$1$2$3$aa$bb")
+
+
+def test_create_and_authenticate(conn):
+    user = create_user(conn, "alice", "s3cret", "energy_manager", language="en", display_name="Alice")
+    assert (user.username, user.role, user.language, user.label) == ("alice", "energy_manager", "en", "Alice")
+    stored = conn.execute("SELECT password_hash FROM app_user WHERE username = 'alice'").fetchone()[0]
+    assert "s3cret" not in stored
+    assert authenticate(conn, "alice", "s3cret") == user
+    assert authenticate(conn, "alice", "S3cret") is None
+    assert authenticate(conn, "bob", "s3cret") is None
+    conn.execute("UPDATE app_user SET disabled = true WHERE username = 'alice'")
+    conn.commit()
+    assert authenticate(conn, "alice", "s3cret") is None
+
+
+def test_create_user_refuses_bad_input(conn):
+    create_user(conn, "alice", "pw", "viewer")
+    with pytest.raises(UserError, match="already exists"):
+        create_user(conn, "alice", "pw", "viewer")
+    with pytest.raises(UserError, match="role"):
+        create_user(conn, "carol", "pw", "superuser")
+    with pytest.raises(UserError, match="NOPE"):
+        create_user(conn, "dave", "pw", "viewer", scope_codes=["NOPE"])
+    with pytest.raises(UserError, match="password"):
+        create_user(conn, "erin", "", "viewer")
+    assert conn.execute("SELECT count(*) FROM app_user").fetchone()[0] == 1
+
+
+def test_no_default_users(conn):
+    assert conn.execute("SELECT count(*) FROM app_user").fetchone()[0] == 0
+
+
+def test_secret_key_from_env_or_data_dir(tmp_path, monkeypatch):
+    monkeypatch.delenv("EMS_SECRET_KEY", raising=False)
+    key = load_secret_key(tmp_path)
+    assert len(key) == 64 and load_secret_key(tmp_path) == key
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+    monkeypatch.setenv("EMS_SECRET_KEY", "from-env")
+    assert load_secret_key(tmp_path) == "from-env"
+
+
+# --- the gate, through Flask's test client --------------------------------------------------------
+
+def _callback_body(start: str, end: str) -> dict:
+    return {"output": "by-plant.figure", "outputs": {"id": "by-plant", "property": "figure"},
+            "inputs": [{"id": "date-range", "property": "start_date", "value": start},
+                       {"id": "date-range", "property": "end_date", "value": end}],
+            "changedPropIds": ["date-range.start_date"], "state": []}
+
+
+def _login(client, username: str, password: str, next_url: str = "/"):
+    page = client.get("/login").get_data(as_text=True)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    return client.post("/login", data={"username": username, "password": password, "csrf": csrf,
+                                       "next": next_url})
+
+
+@pytest.fixture
+def client(db, tmp_path, monkeypatch):
+    monkeypatch.delenv("EMS_SECRET_KEY", raising=False)
+    with db.connection() as conn:
+        load_small_plant(conn)
+        create_user(conn, "qd", "pw-qd", "energy_manager", scope_codes=["PA"], language="en")
+    app = create_app(db, data_dir=tmp_path)
+    return app.server.test_client()
+
+
+def test_anonymous_requests_are_refused(client):
+    page = client.get("/")
+    assert page.status_code == 302 and page.headers["Location"].startswith("/login?next=/")
+    for path in ("/_dash-layout", "/_dash-dependencies", "/assets/cockpit.css"):
+        assert client.get(path).status_code == 401, path
+    refused = client.post("/_dash-update-component", json=_callback_body("2025-07-01", "2025-07-01"))
+    assert refused.status_code == 401
+    assert "response" not in refused.get_data(as_text=True) and "PA" not in refused.get_data(as_text=True)
+    login_page = client.get("/login")
+    assert login_page.status_code == 200 and "Carbon Cockpit 碳管理驾驶舱" in login_page.get_data(as_text=True)
+
+
+def test_login_wrong_password_and_csrf(client):
+    assert _login(client, "qd", "wrong").status_code == 401
+    assert client.get("/_dash-layout").status_code == 401
+    no_csrf = client.post("/login", data={"username": "qd", "password": "pw-qd"})
+    assert no_csrf.status_code == 400 and client.get("/_dash-layout").status_code == 401
+
+
+def test_login_then_scoped_data_then_logout(client):
+    ok = _login(client, "qd", "pw-qd", next_url="//evil.example/")
+    assert ok.status_code == 302 and ok.headers["Location"] == "/"  # no open redirect
+    layout = client.get("/_dash-layout")
+    assert layout.status_code == 200
+    text = layout.get_data(as_text=True)
+    assert "Qingdao Plant" in text and "Foshan Plant" not in text and "Energy by plant and medium" in text
+    answer = client.post("/_dash-update-component", json=_callback_body("2025-07-01", "2025-07-01"))
+    assert answer.status_code == 200
+    figure = json.loads(answer.get_data(as_text=True))["response"]["by-plant"]["figure"]
+    names = {trace["name"] for trace in figure["data"]}
+    assert names == {"Qingdao Plant"}  # PB (Foshan) is outside the user's scope
+    assert client.get("/logout").status_code == 302
+    assert client.post("/_dash-update-component",
+                       json=_callback_body("2025-07-01", "2025-07-01")).status_code == 401
+
+
+def test_disabled_user_loses_the_session(client, db):
+    assert _login(client, "qd", "pw-qd").status_code == 302
+    assert client.get("/_dash-layout").status_code == 200
+    with db.connection() as conn:
+        conn.execute("UPDATE app_user SET disabled = true WHERE username = 'qd'")
+    assert client.get("/_dash-layout").status_code == 401
+
+
+def test_scope_is_read_from_the_database(conn):
+    load_small_plant(conn)
+    admin = create_user(conn, "root", "pw", "admin")
+    plant_b = create_user(conn, "fs", "pw", "viewer", scope_codes=["PB"])
+    codes = dict(conn.execute("SELECT node_id, code FROM node").fetchall())
+    assert sorted(codes[i] for i in visible_node_ids(conn, admin)) == ["GRP", "PA", "PA.CHP", "PB"]
+    assert [codes[i] for i in visible_node_ids(conn, plant_b)] == ["PB"]

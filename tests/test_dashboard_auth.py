@@ -6,12 +6,12 @@ import json
 import re
 
 import pytest
+from test_dashboard_queries import load_small_plant
 
 from dashboards.app import create_app
 from dashboards.auth import authenticate, create_user, hash_password, verify_password, visible_node_ids
 from dashboards.login import load_secret_key
 from ems.errors import UserError
-from test_dashboard_queries import load_small_plant
 
 
 def test_hash_round_trip_and_wrong_password():

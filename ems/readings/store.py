@@ -142,30 +142,6 @@ def edit_reading(conn: psycopg.Connection, point_id: int, ts: pd.Timestamp, new_
                      "ON CONFLICT DO NOTHING", (point_id, ts))
 
 
-def stored_tail(conn: psycopg.Connection, first_ts: dict[int, pd.Timestamp], k: int = 3) -> pd.DataFrame:
-    """For each point id, the last ``k`` stored readings strictly before the given time (oldest first).
-
-    Counters re-read this tail so that a reading at the end of the previous import (e.g. a zero glitch
-    that could not be judged without its successor) is judged again with the new data. Readings already
-    judged glitches are left out: they must not seed the next delta.
-    """
-    cols = ["point_id", "ts", "value", "delta", "quality"]
-    if not first_ts:
-        return pd.DataFrame(columns=cols)
-    ids = list(first_ts)
-    rows = conn.execute(
-        """SELECT q.point_id, r.ts, r.value, r.delta, r.quality
-           FROM unnest(%s::int[], %s::timestamptz[]) AS q(point_id, before_ts)
-           CROSS JOIN LATERAL (SELECT ts, value, delta, quality FROM reading
-                               WHERE point_id = q.point_id AND ts < q.before_ts AND value IS NOT NULL
-                                 AND quality & %s = 0
-                               ORDER BY ts DESC LIMIT %s) r
-           ORDER BY 1, 2""", (ids, [first_ts[i] for i in ids], int(Quality.GLITCH), k)).fetchall()
-    frame = pd.DataFrame(rows, columns=cols)
-    frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
-    return frame.astype({"value": "float64", "delta": "float64"})
-
-
 def last_stored_ts(conn: psycopg.Connection, point_ids: list[int]) -> dict[int, int]:
     """Newest stored reading time (int64 ns UTC) per point id that has readings."""
     if not point_ids:
@@ -207,18 +183,6 @@ def mark_dirty(conn: psycopg.Connection, point_ids: np.ndarray, hours_utc_ns: np
                      "ON CONFLICT DO NOTHING").rowcount
     conn.execute("TRUNCATE stage_dirty")
     return n
-
-
-def points_with_readings_since(conn: psycopg.Connection, first_ts: dict[int, pd.Timestamp]) -> set[int]:
-    """Point ids that already have a stored reading at or after the given time (late or overlapping data)."""
-    if not first_ts:
-        return set()
-    ids = list(first_ts)
-    rows = conn.execute(
-        """SELECT q.point_id FROM unnest(%s::int[], %s::timestamptz[]) AS q(point_id, from_ts)
-           WHERE EXISTS (SELECT 1 FROM reading r WHERE r.point_id = q.point_id AND r.ts >= q.from_ts)""",
-        (ids, [first_ts[i] for i in ids])).fetchall()
-    return {r[0] for r in rows}
 
 
 def update_deltas(conn: psycopg.Connection, frame: pd.DataFrame) -> int:

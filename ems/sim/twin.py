@@ -125,18 +125,20 @@ class PlantTwin:
         out = model.plant_outputs(p, ex, zr, dec, np.array([chg]), np.array([dis]), np.array([self.soc]))
         out.pop("_air")
         out["refrigerant_kg"] = np.zeros(1)
-        meters = self._meters(out)
+        vals = {k: float(v[0]) for k, v in out.items()}
+        meters = self._meters(vals)
         meters["time"] = self.index[i]
-        for k, v in out.items():
-            meters["_" + k] = float(v[0])
+        for k, v in vals.items():
+            meters["_" + k] = v
         self.last = meters
         self.i += 1
         return meters
 
-    def _meters(self, out: dict[str, np.ndarray]) -> dict:
+    def _meters(self, vals: dict[str, float]) -> dict:
         m: dict = {}
         for pt in self.points:
-            v = float(np.nan_to_num(out[pt.source][0])) * pt.scale
+            v = vals[pt.source]
+            v = 0.0 if v != v else v * pt.scale  # NaN (plant off) reads 0
             if pt.kind == "instantaneous":
                 m[pt.code] = v
                 continue

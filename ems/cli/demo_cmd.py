@@ -37,9 +37,9 @@ def cmd_demo(args) -> int:
     from ems.assets.loader import load_asset_file
     from ems.assets.store import load_asset_model
     from ems.db import open_database
-    from ems.ingest.pipeline import import_file
+    from ems.ingest.pipeline import file_sha256, import_file
     from ems.settings import load_settings
-    from ems.sim.export import generate_exports
+    from ems.sim.generate import generate
 
     t0 = time.perf_counter()
     settings = load_settings()
@@ -57,21 +57,21 @@ def cmd_demo(args) -> int:
 
     out = settings.data_dir / "demo-exports" / f"{args.start}_{args.days}d"
     if not (out / ".complete").exists():
-        summary = generate_exports(days=args.days, out=out, start=args.start)
+        summary = generate(out, days=args.days, start=args.start)
         (out / ".complete").write_text("ok\n")
-        _step(f"simulated {args.days} days: {summary}", t0)
+        _step(f"simulated {args.days} days of the demo group: {summary['files']} export files, "
+              f"{summary['readings']:,} readings ({summary['seconds']} s)", t0)
     files = sorted(p for p in out.rglob("*.csv"))
     plants = {n.code for n in model.nodes if n.level == "plant"}
     accepted = quarantined = skipped = 0
     with db.connection() as conn:
         done = {r[0] for r in conn.execute("SELECT file_sha256 FROM ingest_batch WHERE status = 'done'")}
-        from ems.ingest.pipeline import _sha256
 
         for f in files:
             site = f.parent.name
             if site not in plants:
                 raise UserError(f"export folder '{site}' is not a plant of the demo group", where=str(f))
-            if _sha256(f) in done:
+            if file_sha256(f) in done:
                 skipped += 1
                 continue
             rep = import_file(conn, f, site_code=site)
@@ -81,10 +81,11 @@ def cmd_demo(args) -> int:
           f"{quarantined:,} values quarantined", t0)
 
     with db.connection() as conn:
-        from dashboards.auth import create_user, user_exists
+        from dashboards.auth import create_user
 
-        if not user_exists(conn, "demo"):
-            create_user(conn, "demo", "demo", "admin", display_name="Demo")
+        if conn.execute("SELECT 1 FROM app_user WHERE username = 'demo'").fetchone() is None:
+            create_user(conn, "demo", "demo", "admin", display_name="Demo", language="en")
+        conn.commit()
     _step("demo login: user 'demo', password 'demo' (admin; demo only)", t0)
     if args.no_serve:
         db.close()

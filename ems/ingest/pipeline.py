@@ -94,7 +94,7 @@ def import_file(conn: psycopg.Connection, path: str | Path, *, site_code: str, m
     """Import one historian export into the store. Returns the report; raises UserError on a bad file."""
     path = Path(path)
     tz, rules = site_points(conn, site_code)
-    sha = _sha256(path)
+    sha = file_sha256(path)
     with conn.transaction():
         batch_id = conn.execute(
             "INSERT INTO ingest_batch (source, file, file_sha256, site_code) VALUES (%s, %s, %s, %s) RETURNING batch_id",
@@ -287,7 +287,7 @@ def _num(x) -> float | None:
     return None if x is None or pd.isna(x) else float(x)
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     h = hashlib.sha256()
     try:
         with path.open("rb") as fh:

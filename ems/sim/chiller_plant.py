@@ -87,6 +87,8 @@ def simulate_chiller_plant(spec: ChillerPlantSpec, load_kw, chws_setpoint_c, wet
     load_kw: cooling demanded by the coils and process [kW]; chws_setpoint_c: leaving CHW setpoint;
     wet_bulb_c: outdoor wet bulb; cw_setpoint_c: tower leaving setpoint; n_chillers: number running
     (staging order = spec order); chw_flow_m3_per_h: total CHW flow; n_chw_pumps: pumps running.
+    Per-step arrays may mix overrides and automatic control: a negative n_chillers / n_chw_pumps or
+    a NaN flow means "automatic" for that step.
     Returns per-step arrays (and (T, N) arrays for per-chiller values).
     """
     load = np.maximum(np.asarray(load_kw, dtype=float).ravel(), 0.0)
@@ -95,24 +97,23 @@ def simulate_chiller_plant(spec: ChillerPlantSpec, load_kw, chws_setpoint_c, wet
     n = spec.n
     bank, cw_pump_kw, fan_design, design_q, cw_design_q = spec._cache
     cw_guess = np.maximum(np.maximum(cwset, wb + 4.0), spec.cw_min_c)
-    if n_chillers is None:
-        cap = bank.available_kw(tset[:, None], cw_guess[:, None])                                  # (T, N)
-        need = load / spec.stage_up_plr
-        cum = np.cumsum(cap, axis=1)
-        n_on = np.minimum((cum < need[:, None]).sum(axis=1) + 1, n)
-    else:
-        n_on = np.minimum(np.maximum(_col(n_chillers, t), 0), n).astype(int)
+    cap = bank.available_kw(tset[:, None], cw_guess[:, None])                                      # (T, N)
+    need = load / spec.stage_up_plr
+    n_on = np.minimum((np.cumsum(cap, axis=1) < need[:, None]).sum(axis=1) + 1, n)
+    if n_chillers is not None:
+        forced = _col(n_chillers, t)
+        n_on = np.where(forced >= 0, np.minimum(forced, n), n_on).astype(int)
     n_on = np.where(load > 1e-6, np.maximum(n_on, 1), 0)
     on = np.arange(n)[None, :] < n_on[:, None]                                                   # (T, N)
 
     # CHW flow (variable primary) and temperatures.
     rho_cp = RHO_WATER_KG_PER_M3 * CP_WATER_KJ_PER_KG_K / 3600.0  # kW per (m3/h K)
     on_design = (on * design_q[None, :]).sum(axis=1)
-    if chw_flow_m3_per_h is None:
-        flow = np.minimum(np.maximum(load / (rho_cp * spec.chw_design_dt_k), spec.chw_min_flow_fraction * on_design),
-                          1.1 * on_design)
-    else:
-        flow = np.where(n_on > 0, np.maximum(_col(chw_flow_m3_per_h, t), 1e-3), 0.0)
+    flow = np.minimum(np.maximum(load / (rho_cp * spec.chw_design_dt_k), spec.chw_min_flow_fraction * on_design),
+                      1.1 * on_design)
+    if chw_flow_m3_per_h is not None:
+        forced_flow = _col(chw_flow_m3_per_h, t)
+        flow = np.where(np.isnan(forced_flow), flow, np.where(n_on > 0, np.maximum(forced_flow, 1e-3), 0.0))
 
     cw_flow = on * cw_design_q[None, :]
     cw_ent = np.broadcast_to(cw_guess[:, None], (t, n))
@@ -135,7 +136,10 @@ def simulate_chiller_plant(spec: ChillerPlantSpec, load_kw, chws_setpoint_c, wet
     chws = np.where(n_on > 0, tset + unmet / (rho_cp * safe_flow), np.nan)
 
     # CHW pumps: headered, identical, speed from the affinity-scaled curve vs the system curve.
-    npumps = n_on if n_chw_pumps is None else np.where(n_on > 0, np.maximum(_col(n_chw_pumps, t), 1), 0)
+    npumps = n_on
+    if n_chw_pumps is not None:
+        forced_p = _col(n_chw_pumps, t)
+        npumps = np.where(forced_p >= 0, np.where(n_on > 0, np.maximum(forced_p, 1), 0), n_on)
     total_design = float(design_q.sum())
     head = pumps.system_head_m(flow, total_design, spec.chw_pump.design_head_m, spec.chw_min_head_m)
     chwp_kw, chwp_speed = pumps.pump_group_power_kw(spec.chw_pump, flow, npumps, head)

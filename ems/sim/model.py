@@ -118,7 +118,12 @@ def run_zones(plant: PlantSpec, exo: pd.DataFrame, chws_c: np.ndarray, coil_limi
 
 def plant_outputs(plant: PlantSpec, exo: pd.DataFrame, zr: dict[str, np.ndarray], dec: dict[str, np.ndarray | None],
                   battery_chg_kw: np.ndarray, battery_dis_kw: np.ndarray, battery_soc: np.ndarray) -> dict[str, np.ndarray]:
-    """Every physical output for the rows of ``exo`` (vectorised). Keys carry units."""
+    """Every physical output for the rows of ``exo`` (vectorised). Keys carry units.
+
+    ``dec``: chws_setpoint_c, cw_setpoint_c, air_pressure_setpoint_barg (scalars or arrays);
+    optional n_chillers / n_chw_pumps (arrays, negative = automatic), chw_pump_hz (NaN = automatic),
+    compressor_order / compressor_trim (one choice for all rows).
+    """
     out: dict[str, np.ndarray] = {}
     inten = np.asarray(exo["intensity"], dtype=float)
     n = inten.size
@@ -127,10 +132,12 @@ def plant_outputs(plant: PlantSpec, exo: pd.DataFrame, zr: dict[str, np.ndarray]
     load_kw = coil + np.asarray(exo["process_chw_kw"])
     flow = None
     if dec.get("chw_pump_hz") is not None:
-        npumps = dec["n_chw_pumps"] if dec.get("n_chw_pumps") is not None else cp.n
+        hz = np.broadcast_to(np.asarray(dec["chw_pump_hz"], dtype=float), (n,))
+        npumps = np.full(n, -1.0) if dec.get("n_chw_pumps") is None else np.asarray(dec["n_chw_pumps"], dtype=float)
+        npumps = np.where(npumps >= 0, npumps, cp.n)
         total = float(cp.chw_design_flow_m3_per_h.sum())
-        flow = pumps.flow_at_speed_m3_per_h(cp.chw_pump, np.asarray(dec["chw_pump_hz"]) / 50.0, npumps, total,
-                                            cp.chw_pump.design_head_m, cp.chw_min_head_m)
+        flow = np.where(np.isnan(hz), np.nan, pumps.flow_at_speed_m3_per_h(
+            cp.chw_pump, np.nan_to_num(hz) / 50.0, npumps, total, cp.chw_pump.design_head_m, cp.chw_min_head_m))
     chp = simulate_chiller_plant(cp, load_kw, dec["chws_setpoint_c"], np.asarray(exo["wet_bulb_c"]), dec["cw_setpoint_c"],
                                  n_chillers=dec.get("n_chillers"), chw_flow_m3_per_h=flow,
                                  n_chw_pumps=dec.get("n_chw_pumps"))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from functools import lru_cache
 
 from ems.sim import air, chiller, schedule, weather
 from ems.sim.chiller_plant import ChillerPlantSpec
@@ -156,8 +157,9 @@ COMPANY_CODE = "CCG.APPL"
 JV_COMPANY_CODE = "CCG.JV"
 
 
+@lru_cache(maxsize=1)
 def demo_plants() -> dict[str, PlantSpec]:
-    """The two demo plants by code."""
+    """The two demo plants by code (built once; the specs are frozen)."""
     return {p.code: p for p in (_qd(), _fs())}
 
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict
 
 import numpy as np
 import pandas as pd
@@ -85,13 +84,8 @@ class PlantTwin:
         if d.chw_pump_hz is not None and not 15.0 <= d.chw_pump_hz <= 55.0:
             raise UserError(f"chw_pump_hz {d.chw_pump_hz} outside 15..55 Hz")
 
-    def step(self, decision: Decision | None = None) -> dict:
-        """Apply the decision for one 15-min interval; return the meter readings at its end.
-
-        Keys: every exported point code of the plant (registers as running values, interval points
-        as amounts in the step, instantaneous values) plus ``time`` and physical extras under
-        ``_``-prefixed keys (e.g. ``_grid_kw``, ``_chw_unmet_kw``).
-        """
+    def _advance(self, decision: Decision | None) -> dict:
+        """Advance the stateful parts (zones, battery) by one step; return what the outputs need."""
         if self.done:
             raise UserError("the twin has reached the end of its horizon")
         d = decision or Decision()
@@ -118,20 +112,27 @@ class PlantTwin:
                             chws_c=d.chws_setpoint_c, dt_s=DT_S, heating_available=p.boiler is not None,
                             coil_limit_kw=max(limit, 0.0), heating_limit_kw=max(heat_cap - ex["hot_water_kw"][0], 0.0))
         self.zones.t_c, self.zones.w = r["t_c"], r["w"]
-        zr = {k: r[k][None, :] for k in ("t_c", "w", "q_coil_kw", "q_heat_kw", "ahu_kw", "lighting_kw")}
         self.soc, chg, dis = onsite.battery_step(p.battery, self.soc, d.battery_kw, DT_H)
-        dec = asdict(d)
-        dec["n_chillers"] = None if d.n_chillers is None else max(d.n_chillers, 1)
-        out = model.plant_outputs(p, ex, zr, dec, np.array([chg]), np.array([dis]), np.array([self.soc]))
-        out.pop("_air")
-        out["refrigerant_kg"] = np.zeros(1)
+        self.i += 1
+        return {"i": i, "d": d, "zr": {k: r[k] for k in _ZONE_KEYS}, "chg": chg, "dis": dis, "soc": self.soc}
+
+    def step(self, decision: Decision | None = None) -> dict:
+        """Apply the decision for one 15-min interval; return the meter readings at its end.
+
+        Keys: every exported point code of the plant (registers as running values, interval points
+        as amounts in the step, instantaneous values) plus ``time`` and physical extras under
+        ``_``-prefixed keys (e.g. ``_grid_kw``, ``_chw_unmet_kw``).
+        """
+        rec = self._advance(decision)
+        i = rec["i"]
+        ex = {k: v[i:i + 1] for k, v in self._exo.items()}
+        out = _outputs(self.plant, ex, [rec])
         vals = {k: float(v[0]) for k, v in out.items()}
         meters = self._meters(vals)
         meters["time"] = self.index[i]
         for k, v in vals.items():
             meters["_" + k] = v
         self.last = meters
-        self.i += 1
         return meters
 
     def _meters(self, vals: dict[str, float]) -> dict:
@@ -149,6 +150,47 @@ class PlantTwin:
                 self.registers[pt.code] += amount
                 m[pt.code] = self.registers[pt.code]
         return m
+
+
+_ZONE_KEYS = ("t_c", "w", "q_coil_kw", "q_heat_kw", "ahu_kw", "lighting_kw")
+
+
+def _outputs(plant: PlantSpec, ex: dict[str, np.ndarray], recs: list[dict]) -> dict[str, np.ndarray]:
+    """Plant outputs for a run of advanced steps, vectorised; rows grouped by compressor choice."""
+    n = len(recs)
+    zr = {k: np.stack([r["zr"][k] for r in recs]) for k in _ZONE_KEYS}
+    decs = [r["d"] for r in recs]
+    nan = float("nan")
+    dec = {
+        "chws_setpoint_c": np.array([d.chws_setpoint_c for d in decs]),
+        "cw_setpoint_c": np.array([d.cw_setpoint_c for d in decs]),
+        "air_pressure_setpoint_barg": np.array([d.air_pressure_setpoint_barg for d in decs]),
+        "n_chillers": np.array([-1 if d.n_chillers is None else max(d.n_chillers, 1) for d in decs]),
+        "n_chw_pumps": np.array([-1 if d.n_chw_pumps is None else d.n_chw_pumps for d in decs]),
+        "chw_pump_hz": np.array([nan if d.chw_pump_hz is None else d.chw_pump_hz for d in decs]),
+    }
+    chg = np.array([r["chg"] for r in recs])
+    dis = np.array([r["dis"] for r in recs])
+    soc = np.array([r["soc"] for r in recs])
+    keys = [(d.compressor_order, d.compressor_trim) for d in decs]
+    groups: dict[tuple, list[int]] = {}
+    for j, k in enumerate(keys):
+        groups.setdefault(k, []).append(j)
+    result: dict[str, np.ndarray] = {}
+    for (order, trim), rows in groups.items():
+        sel = np.array(rows)
+        sub = {k: v[sel] for k, v in dec.items()}
+        sub["compressor_order"], sub["compressor_trim"] = order, trim
+        o = model.plant_outputs(plant, {k: v[sel] for k, v in ex.items()}, {k: v[sel] for k, v in zr.items()}, sub,
+                                chg[sel], dis[sel], soc[sel])
+        o.pop("_air")
+        if len(groups) == 1:
+            result = o
+            break
+        for k, v in o.items():
+            result.setdefault(k, np.full(n, np.nan))[sel] = v
+    result["refrigerant_kg"] = np.zeros(n)
+    return result
 
 
 # ---- policies ---------------------------------------------------------------------------------
@@ -178,6 +220,11 @@ def run_policy(plant: str | PlantSpec, policy: Policy | str, start: str, end: st
 
     Returns one row per 15-min step (index = interval end): every physical output (``grid_kw``,
     ``chp_kw``, ``air_kw``, ``ws1_t_c`` ...) and the decision. ``df.attrs['seconds']`` is the run time.
+
+    The stateful parts (zones, battery) advance step by step with the policy in the loop; the
+    stateless equipment models are then evaluated for all steps at once (identical results to
+    calling :meth:`PlantTwin.step` each time, tested). Policies here see ``observe()`` without the
+    ``last`` meters; a controller that needs meter feedback should drive :meth:`PlantTwin.step`.
     """
     pol = POLICIES[policy] if isinstance(policy, str) else policy
     days = (pd.Timestamp(end) - pd.Timestamp(start)).total_seconds() / 86400.0
@@ -185,16 +232,14 @@ def run_policy(plant: str | PlantSpec, policy: Policy | str, start: str, end: st
         raise UserError(f"end {end} is not after start {start}")
     t0 = time.perf_counter()
     twin = PlantTwin(plant, start=start, days=days)
-    rows = []
+    recs = []
     while not twin.done:
-        dec = pol(twin.observe())
-        m = twin.step(dec)
-        row = {k[1:]: v for k, v in m.items() if k.startswith("_")}
-        row["decision_chws_setpoint_c"] = dec.chws_setpoint_c
-        row["decision_air_pressure_setpoint_barg"] = dec.air_pressure_setpoint_barg
-        row["decision_battery_kw"] = dec.battery_kw
-        rows.append(row)
-    df = pd.DataFrame(rows, index=twin.index[: len(rows)])
+        recs.append(twin._advance(pol(twin.observe())))
+    out = _outputs(twin.plant, twin._exo, recs)
+    df = pd.DataFrame(out, index=twin.index)
+    df["decision_chws_setpoint_c"] = [r["d"].chws_setpoint_c for r in recs]
+    df["decision_air_pressure_setpoint_barg"] = [r["d"].air_pressure_setpoint_barg for r in recs]
+    df["decision_battery_kw"] = [r["d"].battery_kw for r in recs]
     df.attrs["seconds"] = time.perf_counter() - t0
     return df
 

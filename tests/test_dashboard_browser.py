@@ -53,8 +53,9 @@ def _fill_two_weeks(conn) -> None:
         frame = pd.DataFrame({"point_id": pid, "ts": ts.tz_convert("UTC"), "value": value, "delta": delta,
                               "quality": 0, "batch_id": 0})
         ensure_partitions(conn, frame["ts"].min(), frame["ts"].max())
-        stage_readings(conn, frame)
-        merge_stage(conn)
+        with conn.transaction():
+            stage_readings(conn, frame)
+            merge_stage(conn)
         conn.commit()
 
 

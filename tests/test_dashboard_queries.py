@@ -36,8 +36,9 @@ def _write(conn, pid: int, local_ends: pd.DatetimeIndex, deltas, values=None) ->
                           "value": np.arange(n, dtype=float) if values is None else np.asarray(values, float),
                           "delta": np.asarray(deltas, float), "quality": 0, "batch_id": 0})
     ensure_partitions(conn, frame["ts"].min(), frame["ts"].max())
-    stage_readings(conn, frame)
-    merge_stage(conn)
+    with conn.transaction():
+        stage_readings(conn, frame)
+        merge_stage(conn)
     conn.commit()
 
 

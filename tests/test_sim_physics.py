@@ -177,7 +177,7 @@ def test_weather_from_pvlib_tmy3_two_climates():
 def test_schedule_knows_chinese_holidays_and_adjusted_workdays():
     idx = pd.date_range("2025-01-01 00:15", periods=365 * 96, freq="15min")
     sch = production_schedule(idx, TWO_SHIFT)
-    daily = sch["intensity"].resample("D").sum()
+    daily = sch["intensity"].groupby((idx - pd.Timedelta("1min")).normalize()).sum()  # interval-end labels
     dt = day_types(pd.DatetimeIndex(daily.index))
     assert (daily[dt["day_type"] == "holiday"] == 0).all()
     adjusted = dt.index[dt["day_type"] == "adjusted_workday"]

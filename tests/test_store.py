@@ -37,11 +37,10 @@ def _batch(conn) -> int:
 
 
 def _write(conn, frame: pd.DataFrame, **kw):
-    ensure_partitions(conn, frame["ts"].min(), frame["ts"].max())
-    stage_readings(conn, frame)
-    result = merge_stage(conn, **kw)
-    conn.commit()
-    return result
+    with conn.transaction():
+        ensure_partitions(conn, frame["ts"].min(), frame["ts"].max())
+        stage_readings(conn, frame)
+        return merge_stage(conn, **kw)
 
 
 def test_binary_copy_payload_layout():

@@ -30,7 +30,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     gen.add_argument("--start", default="2025-01-01", help="first local date, YYYY-MM-DD (default 2025-01-01)")
     gen.add_argument("--seed", type=int, default=1, help="random seed for meter noise and faults (default 1)")
     gen.add_argument("--plants", default=None, help="comma-separated plant codes (default: all, QD,FS)")
-    gen.set_defaults(func=_generate)
+    gen.set_defaults(func=_generate, handler=_generate)
 
     run = sub.add_parser("run", help="run a control policy closed-loop and print energy and comfort figures",
                          description="Closed-loop run of a named policy (baseline, chw_reset_vsd_trim) on one plant.")
@@ -39,12 +39,12 @@ def register(subparsers) -> argparse.ArgumentParser:
     run.add_argument("--start", default="2025-05-01", help="first local date (default 2025-05-01)")
     run.add_argument("--end", default="2025-10-01", help="end local date, exclusive (default 2025-10-01)")
     run.add_argument("--csv", default=None, help="also write the per-step results to this CSV file")
-    run.set_defaults(func=_run)
+    run.set_defaults(func=_run, handler=_run)
 
     yml = sub.add_parser("yaml", help="print (or write) the demo group's plant YAML",
                          description="Render the asset-model YAML of the demo group (examples/plant.yaml).")
     yml.add_argument("--out", default=None, help="write to this file instead of stdout")
-    yml.set_defaults(func=_yaml)
+    yml.set_defaults(func=_yaml, handler=_yaml)
 
     live = sub.add_parser("live", help="publish the meters in (accelerated) real time to MQTT and/or OPC UA",
                           description="Step the twin and publish each reading to an MQTT topic tree "
@@ -57,7 +57,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     live.add_argument("--mqtt", default=None, help="MQTT broker as host:port (e.g. localhost:1883)")
     live.add_argument("--topic-prefix", default="carbon-cockpit/sim", help="MQTT topic prefix")
     live.add_argument("--opcua", default=None, help="serve OPC UA on this endpoint, e.g. opc.tcp://0.0.0.0:4840/sim")
-    live.set_defaults(func=_live)
+    live.set_defaults(func=_live, handler=_live)
     return sim
 
 

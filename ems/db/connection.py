@@ -66,7 +66,9 @@ def open_database(
             applied = apply_migrations(conn, backend) if migrate else []
     except psycopg.OperationalError as exc:
         raise UserError(f"cannot connect to the database: {str(exc).strip()}", where=_redact(url)) from exc
-    pool = ConnectionPool(url, min_size=1, max_size=max_size, open=True, kwargs={"autocommit": False})
+    # autocommit: every unit of work that must be atomic says so with conn.transaction(), so a read never
+    # leaves a connection idle in a transaction holding locks, and a transaction block is never a savepoint
+    pool = ConnectionPool(url, min_size=1, max_size=max_size, open=True, kwargs={"autocommit": True})
     return Database(url=url, pool=pool, backend=backend, embedded=embedded, applied_migrations=applied)
 
 

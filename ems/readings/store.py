@@ -41,6 +41,8 @@ def ensure_partitions(conn: psycopg.Connection, start: pd.Timestamp, end: pd.Tim
 
 def stage_readings(conn: psycopg.Connection, frame: pd.DataFrame) -> int:
     """COPY a frame with STAGE_COLUMNS into the transaction's staging table. Returns rows staged."""
+    if conn.info.transaction_status != psycopg.pq.TransactionStatus.INTRANS:
+        raise RuntimeError("stage_readings must run inside a transaction (with conn.transaction(): ...)")
     conn.execute(
         """CREATE TEMP TABLE IF NOT EXISTS stage_reading (
                point_id integer, ts timestamptz, value double precision, delta double precision,

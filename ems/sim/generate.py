@@ -25,7 +25,7 @@ def _standby_temperatures(phys: pd.DataFrame) -> None:
     for col in ("chws_c", "chwr_c", "cws_c", "cwr_c"):
         v = phys[col].to_numpy(dtype=float).copy()
         last = STANDBY_TEMP_C
-        for i in np.flatnonzero(np.isnan(v) | True):
+        for i in range(len(v)):
             x = v[i]
             if np.isnan(x):
                 last = last + a * (STANDBY_TEMP_C - last)

@@ -61,6 +61,8 @@ def readings_15min(points: list[PointDef], phys: pd.DataFrame, rng: np.random.Ge
                                  "from": str(phys.index[0])})
             if pt.min is not None:
                 val = np.maximum(val, pt.min)
+            if pt.max is not None:
+                val = np.minimum(val, pt.max)
             cols[pt.code] = np.round(val, pt.decimals)
             continue
         amount = np.maximum(_amount(pt, src, step_h) * (1.0 + pt.noise_rel * rng.normal(0.0, 1.0, n)), 0.0)

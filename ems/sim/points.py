@@ -138,8 +138,8 @@ def plant_node(p: PlantSpec) -> NodeDef:
     chp_kw = sum(ch.capacity_ref_kw / ch.cop_ref for ch in cp.chillers) + 200
     chp.points += [
         _kwh(f"{c}.CHP.kWh", "冷冻站总电能", "Chiller plant feeder energy", "chp_kw", chp_kw, parent=load),
-        _temp(f"{c}.CHW.Ts", "冷冻水供水温度", "Chilled-water supply temperature", "chws_c", 3.0, 20.0),
-        _temp(f"{c}.CHW.Tr", "冷冻水回水温度", "Chilled-water return temperature", "chwr_c", 3.0, 25.0),
+        _temp(f"{c}.CHW.Ts", "冷冻水供水温度", "Chilled-water supply temperature", "chws_c", 3.0, 35.0),
+        _temp(f"{c}.CHW.Tr", "冷冻水回水温度", "Chilled-water return temperature", "chwr_c", 3.0, 35.0),
         PointDef(f"{c}.CHW.F", "冷冻水流量", "Chilled-water flow", "chilled_water", "flow", "m3/h", "instantaneous",
                  min=0.0, max=round(float(cp.chw_design_flow_m3_per_h.sum()) * 1.5), source="chw_flow_m3_per_h",
                  decimals=1, noise_rel=0.01),

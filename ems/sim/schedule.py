@@ -93,7 +93,7 @@ def production_schedule(interval_end: pd.DatetimeIndex, pattern: ShiftPattern, s
     dtab = day_types(uniq).reindex(dates)
     hour = (mid.hour + mid.minute / 60.0).to_numpy()
     workday = dtab["workday"].to_numpy(dtype=bool)
-    saturday_off = (~workday) & (mid.dayofweek.to_numpy() == 5) & dtab["day_type"].isin(["weekend", "weekend?"]).to_numpy()
+    saturday_off = (~workday) & (mid.day_of_week.to_numpy() == 5) & dtab["day_type"].isin(["weekend", "weekend?"]).to_numpy()
 
     on_work = _in_windows(hour, pattern.shifts) & workday
     on_sat = _in_windows(hour, pattern.saturday_shifts) & saturday_off

@@ -117,7 +117,7 @@ def site_weather(site: Site, interval_end: pd.DatetimeIndex, step: str = "15min"
     """
     tmy = load_tmy3()
     mid = interval_end - pd.Timedelta(step) / 2
-    doy = mid.dayofyear.to_numpy().astype(float)
+    doy = mid.day_of_year.to_numpy().astype(float)
     leap_shift = (mid.is_leap_year & (mid.month > 2)).astype(float)  # Feb 29 repeats Feb 28
     doy = doy - leap_shift
     hour = mid.hour.to_numpy() + mid.minute.to_numpy() / 60.0 + mid.second.to_numpy() / 3600.0

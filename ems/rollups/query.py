@@ -1,0 +1,40 @@
+"""Read roll-ups: node x medium energy over time, the group overview, point buckets."""
+
+from __future__ import annotations
+
+import pandas as pd
+import psycopg
+
+from ems.errors import UserError
+
+GRAINS = ("15min", "hour", "day", "month")
+
+
+def node_energy(conn: psycopg.Connection, node_code: str, start: pd.Timestamp, end: pd.Timestamp,
+                grain: str = "day", medium: str | None = None) -> pd.DataFrame:
+    """Energy of one node per medium and bucket in [start, end): bucket (site-local), medium, unit, value."""
+    if grain not in GRAINS:
+        raise UserError(f"grain must be one of {', '.join(GRAINS)}", where="--every")
+    row = conn.execute("SELECT node_id, timezone FROM node WHERE code = %s", (node_code,)).fetchone()
+    if row is None:
+        raise UserError(f"no node with code '{node_code}' (see 'ems nodes')", where="--node")
+    node_id, tz = row
+    rows = conn.execute(
+        """SELECT bucket, medium, unit, value, n_points FROM rollup_node
+           WHERE grain = %s AND node_id = %s AND bucket >= %s AND bucket < %s
+             AND (%s::text IS NULL OR medium = %s)
+           ORDER BY bucket, medium""", (grain, node_id, start, end, medium, medium)).fetchall()
+    frame = pd.DataFrame(rows, columns=["bucket", "medium", "unit", "value", "n_points"])
+    frame["bucket"] = pd.to_datetime(frame["bucket"], utc=True).dt.tz_convert(tz)
+    return frame
+
+
+def group_overview(conn: psycopg.Connection, start: pd.Timestamp, end: pd.Timestamp, level: str = "plant"
+                   ) -> pd.DataFrame:
+    """Monthly energy of every node at ``level`` per medium: node code, month, medium, unit, value."""
+    rows = conn.execute(
+        """SELECT n.code, r.bucket, r.medium, r.unit, r.value
+           FROM rollup_node r JOIN node n USING (node_id)
+           WHERE r.grain = 'month' AND n.level = %s AND r.bucket >= %s AND r.bucket < %s
+           ORDER BY n.code, r.bucket, r.medium""", (level, start, end)).fetchall()
+    return pd.DataFrame(rows, columns=["node", "month", "medium", "unit", "value"])

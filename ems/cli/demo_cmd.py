@@ -81,6 +81,12 @@ def cmd_demo(args) -> int:
           f"{quarantined:,} values quarantined", t0)
 
     with db.connection() as conn:
+        from ems.rollups.refresh import refresh_rollups
+
+        res = refresh_rollups(conn)
+    _step(f"roll-ups refreshed: {res.dirty_hours:,} point-hours, {res.rows_written:,} rows ({res.seconds:.1f} s)", t0)
+
+    with db.connection() as conn:
         from dashboards.auth import create_user
 
         if conn.execute("SELECT 1 FROM app_user WHERE username = 'demo'").fetchone() is None:

@@ -51,6 +51,7 @@ def refresh_rollups(conn: psycopg.Connection, *, membership: bool = True) -> Ref
         conn.execute(
             """INSERT INTO rb_15 SELECT DISTINCT d.point_id, d.hour_utc + q * interval '15 minutes'
                FROM rb_dirty d CROSS JOIN generate_series(0, 3) q""")
+        conn.execute("ANALYZE rb_15")  # temp tables have no statistics: without them the joins go quadratic
         written += _refresh_15min(conn)
         for grain, unit, source, width in _COARSE:
             written += _refresh_coarse(conn, grain, unit, source, width)
@@ -64,18 +65,23 @@ def refresh_rollups(conn: psycopg.Connection, *, membership: bool = True) -> Ref
 def _refresh_15min(conn: psycopg.Connection) -> int:
     conn.execute("""DELETE FROM rollup_point r USING rb_15 b
                     WHERE r.grain = '15min' AND r.point_id = b.point_id AND r.bucket = b.bucket""")
-    # each reading belongs to exactly one bucket: deltas to (b, b + 15 min], values to [b, b + 15 min)
+    # One index range scan per point over its dirty span, then an equality join with the dirty buckets:
+    # set-based for a full rebuild and cheap for a single late reading. Each reading belongs to one
+    # bucket: deltas to (b, b + 15 min], values to [b, b + 15 min).
     return conn.execute(
         """INSERT INTO rollup_point (grain, point_id, bucket, sum_delta, n_delta, mean, min, max, n, flags)
-           SELECT '15min', b.point_id, b.bucket, sum(r.delta), count(r.delta), avg(r.value), min(r.value),
-                  max(r.value), count(r.value), bit_or(r.quality)
-           FROM rb_15 b
-           JOIN point p ON p.point_id = b.point_id
-           JOIN reading r ON r.point_id = b.point_id
-                AND r.ts >= b.bucket AND r.ts <= b.bucket + interval '15 minutes'
-                AND CASE WHEN p.kind = 'instantaneous' THEN r.ts < b.bucket + interval '15 minutes'
-                         ELSE r.ts > b.bucket END
-           GROUP BY b.point_id, b.bucket""").rowcount
+           SELECT '15min', x.point_id, x.bucket, sum(x.delta), count(x.delta), avg(x.value), min(x.value),
+                  max(x.value), count(x.value), bit_or(x.quality)
+           FROM (SELECT r.point_id, r.delta, r.value, r.quality,
+                        date_bin('15 minutes',
+                                 CASE WHEN g.instantaneous THEN r.ts ELSE r.ts - interval '1 microsecond' END,
+                                 timestamptz '2000-01-01 00:00+00') AS bucket
+                 FROM (SELECT d.point_id, min(d.hour_utc) AS lo, max(d.hour_utc) + interval '1 hour' AS hi,
+                              bool_or(p.kind = 'instantaneous') AS instantaneous
+                       FROM rb_dirty d JOIN point p USING (point_id) GROUP BY d.point_id) g
+                 JOIN reading r ON r.point_id = g.point_id AND r.ts >= g.lo AND r.ts <= g.hi) x
+           JOIN rb_15 b ON b.point_id = x.point_id AND b.bucket = x.bucket
+           GROUP BY x.point_id, x.bucket""").rowcount
 
 
 def _refresh_coarse(conn: psycopg.Connection, grain: str, unit: str, source: str, width: str) -> int:
@@ -86,16 +92,20 @@ def _refresh_coarse(conn: psycopg.Connection, grain: str, unit: str, source: str
         f"""CREATE TEMP TABLE {table} ON COMMIT DROP AS
             SELECT DISTINCT b.point_id, date_trunc(%s, b.bucket, n.timezone) AS bucket, n.timezone
             FROM rb_15 b JOIN point p USING (point_id) JOIN node n USING (node_id)""", (unit,))
+    conn.execute(f"ANALYZE {table}")
     conn.execute(f"""DELETE FROM rollup_point r USING {table} g
                      WHERE r.grain = %s AND r.point_id = g.point_id AND r.bucket = g.bucket""", (grain,))
     return conn.execute(
         f"""INSERT INTO rollup_point (grain, point_id, bucket, sum_delta, n_delta, mean, min, max, n, flags)
-            SELECT %s, g.point_id, g.bucket, sum(r.sum_delta), sum(r.n_delta),
-                   sum(r.mean * r.n) / nullif(sum(r.n), 0), min(r.min), max(r.max), sum(r.n), bit_or(r.flags)
-            FROM {table} g
-            JOIN rollup_point r ON r.grain = %s AND r.point_id = g.point_id AND r.bucket >= g.bucket
-                 AND r.bucket < ((g.bucket AT TIME ZONE g.timezone) + interval '{width}') AT TIME ZONE g.timezone
-            GROUP BY g.point_id, g.bucket""", (grain, source)).rowcount
+            SELECT %s, x.point_id, x.cbucket, sum(x.sum_delta), sum(x.n_delta),
+                   sum(x.mean * x.n) / nullif(sum(x.n), 0), min(x.min), max(x.max), sum(x.n), bit_or(x.flags)
+            FROM (SELECT r.*, date_trunc(%s, r.bucket, g.timezone) AS cbucket
+                  FROM (SELECT point_id, min(bucket) AS lo, max(bucket) AS hi, min(timezone) AS timezone
+                        FROM {table} GROUP BY point_id) g
+                  JOIN rollup_point r ON r.grain = %s AND r.point_id = g.point_id AND r.bucket >= g.lo
+                       AND r.bucket < ((g.hi AT TIME ZONE g.timezone) + interval '{width}') AT TIME ZONE g.timezone) x
+            JOIN {table} k ON k.point_id = x.point_id AND k.bucket = x.cbucket
+            GROUP BY x.point_id, x.cbucket""", (grain, unit, source)).rowcount
 
 
 def _refresh_nodes(conn: psycopg.Connection) -> int:
@@ -107,15 +117,20 @@ def _refresh_nodes(conn: psycopg.Connection) -> int:
             f"""CREATE TEMP TABLE rb_node ON COMMIT DROP AS
                 SELECT DISTINCT m.node_id, m.medium, m.unit, t.bucket
                 FROM {table} t JOIN rollup_member m ON m.point_id = t.point_id""")
+        conn.execute("ANALYZE rb_node")
         conn.execute("""DELETE FROM rollup_node r USING rb_node k
                         WHERE r.grain = %s AND r.node_id = k.node_id AND r.medium = k.medium
                           AND r.bucket = k.bucket""", (grain,))
+        # every member of an affected node counts, touched or not: read each member's span once
         written += conn.execute(
             """INSERT INTO rollup_node (grain, node_id, medium, unit, bucket, value, n_points, flags)
                SELECT %s, k.node_id, k.medium, k.unit, k.bucket, sum(r.sum_delta * m.factor),
                       count(r.sum_delta), bit_or(r.flags)
-               FROM rb_node k
-               JOIN rollup_member m ON m.node_id = k.node_id AND m.medium = k.medium
-               JOIN rollup_point r ON r.grain = %s AND r.point_id = m.point_id AND r.bucket = k.bucket
+               FROM (SELECT m.point_id, min(k.bucket) AS lo, max(k.bucket) AS hi
+                     FROM rb_node k JOIN rollup_member m ON m.node_id = k.node_id AND m.medium = k.medium
+                     GROUP BY m.point_id) s
+               JOIN rollup_point r ON r.grain = %s AND r.point_id = s.point_id AND r.bucket >= s.lo AND r.bucket <= s.hi
+               JOIN rollup_member m ON m.point_id = r.point_id
+               JOIN rb_node k ON k.node_id = m.node_id AND k.medium = m.medium AND k.bucket = r.bucket
                GROUP BY k.node_id, k.medium, k.unit, k.bucket""", (grain, grain)).rowcount
     return written

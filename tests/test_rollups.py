@@ -43,8 +43,11 @@ def test_point_rollups_and_node_membership(loaded, conn):
     assert hourly == {"07-01 00:00": 36.5, "07-01 01:00": 37.0, "07-01 02:00": 60.5, "07-01 03:00": 24.0}
     assert point_buckets(conn, "PA.MAIN.kWh", "day") == {"07-01 00:00": 158.0}
     assert point_buckets(conn, "PA.MAIN.kWh", "month") == {"07-01 00:00": 158.0}
-    fifteen = point_buckets(conn, "PA.MAIN.kWh", "15min")
-    assert fifteen["07-01 02:30"] == 48.5 and fifteen["07-01 01:00"] is None  # the glitch carries no delta
+    assert point_buckets(conn, "PA.MAIN.kWh", "15min") == {}   # a 15-min meter's 15-min view is its raw data
+    fifteen = node_energy(conn, "PA", DAY, DAY + pd.Timedelta("1D"), "15min", "electricity")
+    by_start = dict(zip(fifteen["bucket"].dt.strftime("%H:%M"), fifteen["value"]))
+    assert by_start["02:30"] == 48.5 and pd.isna(by_start["01:00"])   # the glitch carries no delta
+    assert sum(v for v in by_start.values() if not pd.isna(v)) == 158.0
     # the chiller sub-meter counts for its workshop, not again for the plant or the group
     assert node_total(conn, "PA.CHP") == pytest.approx(sum(v for v in point_buckets(conn, "PA.CH1.kWh", "day").values()))
     assert node_total(conn, "PA") == 158.0 and node_total(conn, "GRP") == 158.0
@@ -83,8 +86,9 @@ def test_late_data_correction_and_meter_replacement_land_in_the_right_totals(loa
     refresh_rollups(conn)
     assert node_total(conn, "PA") == before_day + 2.0
     # the chiller meter replaced at 03:15 (register restarts near 0): its energy after the swap counts
-    ch1 = point_buckets(conn, "PA.CH1.kWh", "15min")
-    assert ch1["07-01 03:00"] == 3.0 and ch1["07-01 03:15"] == 6.0
+    ch1 = node_energy(conn, "PA.CHP", DAY, DAY + pd.Timedelta("1D"), "15min", "electricity")
+    by_start = dict(zip(ch1["bucket"].dt.strftime("%H:%M"), ch1["value"]))
+    assert by_start["03:00"] == 3.0 and by_start["03:15"] == 6.0
     assert node_total(conn, "PA.CHP") == pytest.approx(6 + 6.1 + 5.9 + 6 + 6 + 6 + 12 + 3 + 6)
 
 

@@ -2,11 +2,13 @@
 
 One refresh, one transaction:
 1. take the dirty (point, UTC hour) pairs (``DELETE ... RETURNING``; concurrent ingest adds new ones);
-2. 15-min buckets of those hours are recomputed from raw readings;
-3. hour and day buckets (local clock of each point's site) from the 15-min roll-ups, month buckets
-   from the day roll-ups (months are unions of local days);
+2. 15-min buckets from raw readings, for points sampled faster than every 15 minutes (for a
+   15-min meter the 15-min roll-up would repeat the raw data: its 15-min view is read from raw);
+3. hour buckets (local clock of each point's site) from raw readings, day buckets from hours, month
+   buckets from days (days are unions of local hours, months of local days);
 4. virtual points (formulas) over the touched buckets;
-5. node x medium buckets from the point roll-ups of their members (``rollup_member``).
+5. node x medium buckets (hour, day, month) from the point roll-ups of their members
+   (``rollup_member``); a node's 15-min view is summed from its members on request.
 Only touched buckets are rewritten: each is deleted and recomputed, so a bucket whose data vanished
 (after a correction) vanishes too.
 """
@@ -21,7 +23,8 @@ import psycopg
 from ems.rollups.membership import refresh_membership
 from ems.rollups.virtual import refresh_virtual
 
-_COARSE = (("hour", "hour", "15min", "1 hour"), ("day", "day", "15min", "1 day"), ("month", "month", "day", "1 month"))
+_COARSE = (("day", "day", "hour", "1 day"), ("month", "month", "day", "1 month"))
+FAST_SAMPLING_S = 900  # points sampled faster than this get materialised 15-min roll-ups
 
 
 @dataclass
@@ -50,9 +53,11 @@ def refresh_rollups(conn: psycopg.Connection, *, membership: bool = True) -> Ref
         conn.execute("ANALYZE rb_dirty")
         conn.execute(
             """INSERT INTO rb_15 SELECT DISTINCT d.point_id, d.hour_utc + q * interval '15 minutes'
-               FROM rb_dirty d CROSS JOIN generate_series(0, 3) q""")
+               FROM rb_dirty d JOIN point p USING (point_id) CROSS JOIN generate_series(0, 3) q
+               WHERE coalesce(p.interval_s, 60) < %s""", (FAST_SAMPLING_S,))
         conn.execute("ANALYZE rb_15")  # temp tables have no statistics: without them the joins go quadratic
         written += _refresh_15min(conn)
+        written += _refresh_hour(conn)
         for grain, unit, source, width in _COARSE:
             written += _refresh_coarse(conn, grain, unit, source, width)
         written += refresh_virtual(conn)
@@ -84,14 +89,41 @@ def _refresh_15min(conn: psycopg.Connection) -> int:
            GROUP BY x.point_id, x.bucket""").rowcount
 
 
+def _refresh_hour(conn: psycopg.Connection) -> int:
+    """Local-hour buckets overlapping a dirty UTC hour, recomputed from raw readings."""
+    conn.execute("DROP TABLE IF EXISTS rb_hour")
+    conn.execute(
+        """CREATE TEMP TABLE rb_hour ON COMMIT DROP AS
+           SELECT DISTINCT d.point_id, date_trunc('hour', d.hour_utc + o, n.timezone) AS bucket, n.timezone,
+                  p.kind = 'instantaneous' AS instantaneous
+           FROM rb_dirty d JOIN point p USING (point_id) JOIN node n USING (node_id)
+           CROSS JOIN (VALUES (interval '0'), (interval '59 minutes 59 seconds')) AS v(o)""")
+    conn.execute("ANALYZE rb_hour")
+    conn.execute("""DELETE FROM rollup_point r USING rb_hour g
+                    WHERE r.grain = 'hour' AND r.point_id = g.point_id AND r.bucket = g.bucket""")
+    return conn.execute(
+        """INSERT INTO rollup_point (grain, point_id, bucket, sum_delta, n_delta, mean, min, max, n, flags)
+           SELECT 'hour', x.point_id, x.bucket, sum(x.delta), count(x.delta), avg(x.value), min(x.value),
+                  max(x.value), count(x.value), bit_or(x.quality)
+           FROM (SELECT r.point_id, r.delta, r.value, r.quality,
+                        date_trunc('hour', CASE WHEN g.instantaneous THEN r.ts ELSE r.ts - interval '1 microsecond' END,
+                                   g.timezone) AS bucket
+                 FROM (SELECT point_id, min(bucket) AS lo, max(bucket) + interval '1 hour' AS hi,
+                              min(timezone) AS timezone, bool_or(instantaneous) AS instantaneous
+                       FROM rb_hour GROUP BY point_id) g
+                 JOIN reading r ON r.point_id = g.point_id AND r.ts >= g.lo AND r.ts <= g.hi) x
+           JOIN rb_hour b ON b.point_id = x.point_id AND b.bucket = x.bucket
+           GROUP BY x.point_id, x.bucket""").rowcount
+
+
 def _refresh_coarse(conn: psycopg.Connection, grain: str, unit: str, source: str, width: str) -> int:
-    """Recompute the ``grain`` buckets (local calendar) that contain a touched 15-min bucket."""
+    """Recompute the ``grain`` buckets (local calendar) that contain a touched ``source`` bucket."""
     table = f"rb_{grain}"
     conn.execute(f"DROP TABLE IF EXISTS {table}")
     conn.execute(
         f"""CREATE TEMP TABLE {table} ON COMMIT DROP AS
-            SELECT DISTINCT b.point_id, date_trunc(%s, b.bucket, n.timezone) AS bucket, n.timezone
-            FROM rb_15 b JOIN point p USING (point_id) JOIN node n USING (node_id)""", (unit,))
+            SELECT DISTINCT b.point_id, date_trunc(%s, b.bucket, b.timezone) AS bucket, b.timezone
+            FROM rb_{source} b""", (unit,))
     conn.execute(f"ANALYZE {table}")
     conn.execute(f"""DELETE FROM rollup_point r USING {table} g
                      WHERE r.grain = %s AND r.point_id = g.point_id AND r.bucket = g.bucket""", (grain,))
@@ -111,7 +143,7 @@ def _refresh_coarse(conn: psycopg.Connection, grain: str, unit: str, source: str
 def _refresh_nodes(conn: psycopg.Connection) -> int:
     """Node x medium buckets for every grain whose member points were touched."""
     written = 0
-    for grain, table in (("15min", "rb_15"), ("hour", "rb_hour"), ("day", "rb_day"), ("month", "rb_month")):
+    for grain, table in (("hour", "rb_hour"), ("day", "rb_day"), ("month", "rb_month")):
         conn.execute("DROP TABLE IF EXISTS rb_node")
         conn.execute(
             f"""CREATE TEMP TABLE rb_node ON COMMIT DROP AS

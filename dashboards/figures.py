@@ -59,7 +59,8 @@ def energy_over_time(frame: pd.DataFrame, lang: str, grain: str) -> go.Figure:
     groups = _groups(frame)
     titles = [f"{medium_label(m, lang)} ({u})" for m, u in groups]
     fig = make_subplots(rows=len(groups), cols=1, shared_xaxes=True, subplot_titles=titles,
-                        vertical_spacing=0.12 if len(groups) > 1 else 0.0)
+                        # spacing is a share of the whole height: keep the gaps to ~35 % however many media
+                        vertical_spacing=min(0.12, 0.35 / (len(groups) - 1)) if len(groups) > 1 else 0.0)
     colours = _colours(frame)
     shown: set[str] = set()
     when = _HOVER_FORMAT.get(grain, "%Y-%m-%d")

@@ -106,7 +106,7 @@ def refresh_virtual(conn: psycopg.Connection) -> int:
     points = {c: (pid, unit, kind) for pid, c, unit, kind in conn.execute("SELECT point_id, code, unit, kind FROM point")}
     written = 0
     for _ in range(3):  # virtual over virtual: a few passes settle chains up to this depth
-        for pid, code, text, unit, kind in virtual:
+        for pid, _code, text, unit, kind in virtual:
             formula = parse_formula(text)
             refs = [points[c] for c in formula.codes if c in points]
             if len(refs) != len(formula.codes):

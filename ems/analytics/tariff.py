@@ -35,11 +35,10 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ems.assets.loader import _line_map, _nearest_line
 from ems.errors import UserError, location
+from ems.yamlfile import nearest_line, read_yaml_mapping
 
 Period = Literal["sharp", "peak", "flat", "valley", "deep_valley"]
 PERIODS: tuple[str, ...] = ("sharp", "peak", "flat", "valley", "deep_valley")
@@ -380,22 +379,8 @@ def _hinted(err: Any) -> tuple[tuple, str]:
 
 def load_tariff(path: str | Path) -> Tariff:
     """Read and validate a tariff YAML file; errors raise UserError naming file, line and field."""
-    path = Path(path)
     file = str(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise UserError(f"cannot read tariff file: {exc.strerror}", where=file) from exc
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise UserError("not UTF-8 text (save the YAML file as UTF-8)", where=location(file, line)) from exc
-    lines = _line_map(text, file)
-    data = yaml.safe_load(text)
-    if not isinstance(data, dict):
-        raise UserError("expected a tariff mapping (id, version, seasons, energy_price ...)",
-                        where=location(file, 1))
+    data, lines = read_yaml_mapping(path, "a tariff mapping (id, version, seasons, energy_price ...)")
     try:
         return Tariff.model_validate(data)
     except ValidationError as exc:
@@ -408,7 +393,7 @@ def load_tariff(path: str | Path) -> Tariff:
         extra = f" (and {len(others)} more)" if others else ""
         field_name = next((str(k) + "".join(f"[{j}]" for j in path_[i + 1:])
                            for i, k in reversed(list(enumerate(path_))) if isinstance(k, str)), None)
-        raise UserError(msg + extra, where=location(file, _nearest_line(lines, path_), field_name)) from exc
+        raise UserError(msg + extra, where=location(file, nearest_line(lines, path_), field_name)) from exc
 
 
 def load_tariffs(directory: str | Path) -> list[Tariff]:

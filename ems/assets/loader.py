@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from ems.assets.model import NodeSpec, PlantFile, PointSpec
 from ems.errors import UserError, location
+from ems.yamlfile import nearest_line, read_yaml_mapping
 
 
 @dataclass(frozen=True)
@@ -44,42 +44,6 @@ class AssetModel:
     points: list[FlatPoint] = field(default_factory=list)
 
 
-def _line_map(text: str, file: str) -> dict[tuple, int]:
-    """Map each path (keys and list indices) in the YAML document to its 1-based line."""
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark else None
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise UserError(f"not valid YAML: {problem}", where=location(file, line)) from exc
-    lines: dict[tuple, int] = {}
-
-    def walk(node: yaml.Node, path: tuple) -> None:
-        lines[path] = node.start_mark.line + 1
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                lines[path + (key.value,)] = key.start_mark.line + 1
-                walk(value, path + (key.value,))
-                lines[path + (key.value,)] = key.start_mark.line + 1
-        elif isinstance(node, yaml.SequenceNode):
-            for i, item in enumerate(node.value):
-                walk(item, path + (i,))
-
-    if root is not None:
-        walk(root, ())
-    return lines
-
-
-def _nearest_line(lines: dict[tuple, int], path: tuple) -> int | None:
-    p = tuple(path)
-    while p:
-        if p in lines:
-            return lines[p]
-        p = p[:-1]
-    return lines.get(())
-
-
 def _describe(path: tuple, data: Any) -> str:
     """Human path such as "node 'PLANT-A' > point 'CH1.kWh'" for an error location."""
     parts, cur = [], data
@@ -94,21 +58,8 @@ def _describe(path: tuple, data: Any) -> str:
 
 
 def load_asset_file(path: str | Path) -> AssetModel:
-    path = Path(path)
     file = str(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise UserError(f"cannot read file: {exc.strerror}", where=file) from exc
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise UserError("not UTF-8 text (save the YAML file as UTF-8)", where=location(file, line)) from exc
-    lines = _line_map(text, file)
-    data = yaml.safe_load(text)
-    if not isinstance(data, dict):
-        raise UserError("expected a mapping with a 'nodes' list at the top", where=location(file, 1))
+    data, lines = read_yaml_mapping(path, "a mapping with a 'nodes' list")
     try:
         plant = PlantFile.model_validate(data)
     except ValidationError as exc:
@@ -123,7 +74,7 @@ def load_asset_file(path: str | Path) -> AssetModel:
         if owner:
             msg = f"{owner}: {msg}"
         extra = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
-        raise UserError(msg + extra, where=location(file, _nearest_line(lines, loc), field_name)) from exc
+        raise UserError(msg + extra, where=location(file, nearest_line(lines, loc), field_name)) from exc
     return _flatten(plant, file, lines)
 
 

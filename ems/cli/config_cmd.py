@@ -32,8 +32,13 @@ def cmd_check(args) -> int:
 
 def cmd_load(args) -> int:
     model = load_asset_file(args.file)
+    from ems.rollups.membership import refresh_membership
+
     with database() as db, db.connection() as conn:
         report = load_asset_model(conn, model)
+        if report.changed:
+            with conn.transaction():
+                refresh_membership(conn)  # which meters make up each node's energy
     if not report.changed:
         print(f"{args.file}: no change ({len(model.nodes)} nodes, {len(model.points)} points already loaded)")
     else:

@@ -15,7 +15,7 @@ from ems.errors import UserError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from ems.cli import config_cmd, db_cmd, ingest_cmd, readings_cmd, rollup_cmd
+    from ems.cli import config_cmd, cost_cmd, db_cmd, ingest_cmd, readings_cmd, rollup_cmd
 
     parser = argparse.ArgumentParser(
         prog="ems",
@@ -24,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "the embedded one.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (db_cmd, config_cmd, ingest_cmd, readings_cmd, rollup_cmd):
+    for module in (db_cmd, config_cmd, ingest_cmd, readings_cmd, rollup_cmd, cost_cmd):
         module.register(sub)
     for name in ("ems.cli.sim_cmd", "ems.cli.demo_cmd"):
         try:

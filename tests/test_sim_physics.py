@@ -186,7 +186,9 @@ def test_schedule_knows_chinese_holidays_and_adjusted_workdays():
     assert daily[pd.Timestamp("2025-10-08")] == 0                    # holiday week still off
     # changeovers and breaks pull intensity below the nominal rate within a shift
     day = sch.loc["2025-03-04 08:15":"2025-03-05 00:00", "intensity"]
-    assert day.min() < 0.5 and day.max() == 1.0
+    assert day.min() < 0.5 * day.max() and 0.80 <= day.max() <= 1.05   # nominal rate times the day's order book
+    workdays = daily[daily > 0]
+    assert workdays.round(6).nunique() > 0.8 * len(workdays)           # no two workdays repeat exactly
 
 
 def test_plants_differ_in_scale_and_equipment():

@@ -81,6 +81,20 @@ def _in_windows(hour: np.ndarray, windows) -> np.ndarray:
     return m
 
 
+def order_book_factor(dates: pd.DatetimeIndex) -> np.ndarray:
+    """Day-to-day production level in [0.80, 1.05]: the order book varies, so no two workdays repeat.
+
+    Deterministic per calendar date (a hash of the date seeds it), so the open-loop generator and the
+    closed-loop twin see the same days. A slow 4-week swing (+-5 %) plus a daily draw (+-7 %).
+    """
+    codes, uniq = pd.factorize(pd.DatetimeIndex(dates).normalize(), sort=True)
+    ordinal = np.array([d.toordinal() for d in uniq])
+    draws = np.array([np.random.default_rng(int(o)).uniform(-0.07, 0.07) for o in ordinal])
+    swing = 0.05 * np.sin(2 * np.pi * ordinal / 28.0)
+    factor = np.clip(0.95 + swing + draws, 0.80, 1.05)
+    return factor[codes]
+
+
 def production_schedule(interval_end: pd.DatetimeIndex, pattern: ShiftPattern, step: str = "15min") -> pd.DataFrame:
     """Per interval: production intensity (0..1), shift_on, hvac_on, workday and day type.
 
@@ -111,6 +125,7 @@ def production_schedule(interval_end: pd.DatetimeIndex, pattern: ShiftPattern, s
         intensity = np.where(_in_windows(hour, [pattern.product_changeover]),
                              intensity * pattern.product_changeover_factor, intensity)
     intensity = np.where(dtab["spring_festival_ramp"].to_numpy(dtype=bool), intensity * 0.5, intensity)
+    intensity = intensity * order_book_factor(dates)
 
     # HVAC runs during shifts and for hvac_lead_h before the first shift of a production day.
     lead = _in_windows(hour, [(a - pattern.hvac_lead_h, a) for a in ramp_starts if a >= pattern.hvac_lead_h])

@@ -43,6 +43,8 @@ import pandas as pd
 import statsmodels.api as sm
 from scipy import stats
 
+from ems.analytics.series import local_sorted
+
 Granularity = Literal["hourly", "daily", "monthly"]
 THRESHOLDS: dict[str, dict[str, float]] = {
     "monthly": {"cv_rmse_pct": 15.0, "nmbe_pct": 5.0},
@@ -57,12 +59,7 @@ G14_EMPIRICAL_FACTOR = 1.26  # ASHRAE Guideline 14-2014 Annex B, fractional savi
 
 def _daily_degree(temp_c: pd.Series, base_c: float, sign: int, method: str, tz: str | None,
                   min_coverage: float) -> pd.Series:
-    t = temp_c.astype(float)
-    if not isinstance(t.index, pd.DatetimeIndex):
-        raise ValueError("temperature series needs a DatetimeIndex")
-    if tz is not None and t.index.tz is not None:
-        t.index = t.index.tz_convert(tz)
-    t = t.sort_index()
+    t = local_sorted(temp_c, tz, "temperature")
     steps = t.index.to_series().diff().dropna()
     step = steps.median() if len(steps) else pd.Timedelta("1D")
     if step >= pd.Timedelta("1D"):  # already daily means

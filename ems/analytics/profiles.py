@@ -20,6 +20,8 @@ import chinese_calendar
 import numpy as np
 import pandas as pd
 
+from ems.analytics.series import local_sorted
+
 DayType = Literal["workday", "weekend", "holiday"]
 DAY_TYPES: tuple[str, ...] = ("workday", "weekend", "holiday")
 Calendar = Callable[[dt.date], str]
@@ -104,12 +106,7 @@ def monthly_peak_demand(power_kw_15min: pd.Series, tz: str | None = None,
     interval, local), ``n_intervals`` (with data), ``coverage`` (``n_intervals`` / intervals in
     the month).
     """
-    s = power_kw_15min.astype(float)
-    if not isinstance(s.index, pd.DatetimeIndex):
-        raise ValueError("power series needs a DatetimeIndex")
-    if tz is not None and s.index.tz is not None:
-        s.index = s.index.tz_convert(tz)
-    s = s.sort_index()
+    s = local_sorted(power_kw_15min, tz, "power")
     step = pd.Timedelta(interval)
     diffs = s.index.to_series().diff().dropna()
     if len(diffs) and diffs.min() > step:

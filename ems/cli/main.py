@@ -6,12 +6,30 @@ Errors a user can cause print one line naming the file, line and field, and exit
 from __future__ import annotations
 
 import argparse
+import importlib
+import importlib.util
 import logging
 import os
 import sys
 import traceback
 
 from ems.errors import UserError
+
+
+# Command modules of other packages, each with register(subparsers); registered when present.
+OPTIONAL_COMMANDS = (
+    "ems.cli.sim_cmd", "ems.cli.demo_cmd", "ems.cli.analyze_cmd", "ems.cli.serve_cmd",
+    "cms.cli", "forecasting.cli", "ems.connectors.cli", "ems.optimize.cli",
+)
+
+
+def _present(module: str) -> bool:
+    """True when the module exists (its import errors are not hidden: they surface on import)."""
+    parts = module.split(".")
+    for i in range(1, len(parts) + 1):
+        if importlib.util.find_spec(".".join(parts[:i])) is None:
+            return False
+    return True
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,12 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in (db_cmd, config_cmd, ingest_cmd, readings_cmd, rollup_cmd, cost_cmd):
         module.register(sub)
-    for name in ("ems.cli.sim_cmd", "ems.cli.demo_cmd"):
-        try:
-            module = __import__(name, fromlist=["register"])
-        except ImportError:
-            continue
-        module.register(sub)
+    for name in OPTIONAL_COMMANDS:
+        if _present(name):
+            importlib.import_module(name).register(sub)
     return parser
 
 

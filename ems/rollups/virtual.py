@@ -84,6 +84,44 @@ def evaluate(formula: Formula, values: dict[str, pd.Series]) -> pd.Series:
     return ev(formula.tree)
 
 
+def linear_terms(formula: Formula) -> dict[str, float] | None:
+    """The formula as a sum of coefficient x point (``{'A': 1.0, 'B': -1.0}`` for ``A - B``), or None
+    when it is not linear in its points (a product or a ratio of points, a constant offset)."""
+    name_to_code = {f"_v{i}": c for i, c in enumerate(formula.codes)}
+
+    def ev(node: ast.expr) -> tuple[dict[str, float], float] | None:   # (terms, constant)
+        if isinstance(node, ast.Constant):
+            return {}, float(node.value)
+        if isinstance(node, ast.Name):
+            return {name_to_code[node.id]: 1.0}, 0.0
+        if isinstance(node, ast.UnaryOp):
+            inner = ev(node.operand)
+            if inner is None or not isinstance(node.op, ast.USub):
+                return inner
+            return {k: -v for k, v in inner[0].items()}, -inner[1]
+        left, right = ev(node.left), ev(node.right)
+        if left is None or right is None:
+            return None
+        op = type(node.op)
+        if op in (ast.Add, ast.Sub):
+            sign = 1.0 if op is ast.Add else -1.0
+            terms = dict(left[0])
+            for k, v in right[0].items():
+                terms[k] = terms.get(k, 0.0) + sign * v
+            return terms, left[1] + sign * right[1]
+        if op is ast.Mult and (not left[0] or not right[0]):
+            (terms, _), factor = (right, left[1]) if not left[0] else (left, right[1])
+            return {k: v * factor for k, v in terms.items()}, left[1] * right[1]
+        if op is ast.Div and not right[0] and right[1] != 0:
+            return {k: v / right[1] for k, v in left[0].items()}, left[1] / right[1]
+        return None
+
+    result = ev(formula.tree)
+    if result is None or result[1] != 0.0:
+        return None
+    return {k: v for k, v in result[0].items() if v != 0.0}
+
+
 def lineage(conn: psycopg.Connection, code: str, depth: int = 0) -> list[str]:
     """The formula tree of a point, one line per point, indented: what a virtual meter is made of."""
     row = conn.execute("SELECT code, formula, unit, kind FROM point WHERE code = %s", (code,)).fetchone()

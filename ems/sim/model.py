@@ -172,6 +172,7 @@ def plant_outputs(plant: PlantSpec, exo: pd.DataFrame, zr: dict[str, np.ndarray]
     out["air_flow_m3_per_min"] = ar["delivered_m3_per_min"]
     out["air_demand_m3_per_min"] = ar["demand_m3_per_min"]
     out["air_leak_m3_per_min"] = ar["leak_m3_per_min"]
+    out["air_purge_m3_per_min"] = ar["purge_m3_per_min"]
     out["air_header_barg"] = ar["header_barg"]
     out["air_kw"] = ar["station_kw"]
     out["_air"] = ar  # kept for the 1-minute pressure trace

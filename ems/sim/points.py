@@ -87,9 +87,9 @@ def _kwh(code, zh, en, source, max_kw, parent=None, register_max=None, interval=
                     decimals=1, tags=dict(tags))
 
 
-def _temp(code, zh, en, source, lo, hi, medium="chilled_water", sd=0.05) -> PointDef:
+def _temp(code, zh, en, source, lo, hi, medium="chilled_water", sd=0.05, **tags) -> PointDef:
     return PointDef(code, zh, en, medium, "temperature", "°C", "instantaneous", min=lo, max=hi, source=source,
-                    decimals=2, noise_sd=sd)
+                    decimals=2, noise_sd=sd, tags=dict(tags))
 
 
 def plant_node(p: PlantSpec) -> NodeDef:
@@ -109,13 +109,13 @@ def plant_node(p: PlantSpec) -> NodeDef:
                "synthetic": True})
     plant.points += [
         _kwh(f"{c}.MAIN.kWh", "10kV主进线有功电能", "10 kV main incomer active energy (grid import)", "grid_kw", main_kw,
-             register_max=99999999.9, interval=iv(f"{c}.MAIN.kWh"), meter="revenue"),
+             register_max=99999999.9, interval=iv(f"{c}.MAIN.kWh"), meter="revenue", role="grid_import"),
         PointDef(load, "全厂用电(虚拟)", "Site electricity use (virtual)", "electricity", "energy", "kWh", "interval",
                  formula=f"{c}.MAIN.kWh + {c}.PV.kWh + {c}.BAT.DIS.kWh - {c}.BAT.CHG.kWh",
-                 tags={"virtual": True}),
+                 tags={"virtual": True, "role": "site_electricity"}),
         PointDef(f"{c}.GAS.m3", "天然气总表", "Natural gas main meter", "natural_gas", "volume", "Nm3", "cumulative",
                  max_rate_per_h=600.0 if c == "QD" else 80.0, register_max=9999999.9, source="gas_nm3_per_h",
-                 mode="per_h", decimals=1),
+                 mode="per_h", decimals=1, tags={"role": "gas_main"}),
         PointDef(f"{c}.WATER.m3", "自来水总表", "Mains water meter", "water", "volume", "m3", "cumulative",
                  max_rate_per_h=80.0 if c == "QD" else 120.0, register_max=999999.9, source="water_m3_per_h",
                  mode="per_h", decimals=1),
@@ -124,7 +124,8 @@ def plant_node(p: PlantSpec) -> NodeDef:
                  tags={"gas": p.refrigerant, "source": "maintenance log"}),
     ]
     wx = NodeDef(f"{c}.WX", "equipment", "气象站", "Weather station", attrs={"type": "weather_station"}, points=[
-        _temp(f"{c}.WX.T", "室外干球温度", "Outdoor dry-bulb temperature", "wx_temp_c", -25.0, 45.0, "weather", 0.1),
+        _temp(f"{c}.WX.T", "室外干球温度", "Outdoor dry-bulb temperature", "wx_temp_c", -25.0, 45.0, "weather", 0.1,
+              role="outdoor_temp"),
         PointDef(f"{c}.WX.RH", "室外相对湿度", "Outdoor relative humidity", "weather", "humidity", "%RH",
                  "instantaneous", min=0.0, max=100.0, source="wx_rh_pct", decimals=1, noise_sd=1.0),
         PointDef(f"{c}.WX.GHI", "水平面总辐照度", "Global horizontal irradiance", "weather", "irradiance", "W/m^2",
@@ -137,15 +138,17 @@ def plant_node(p: PlantSpec) -> NodeDef:
         "chw_design_dt_k": cp.chw_design_dt_k, "variable_primary": True, "tower_model": "YorkCalc"})
     chp_kw = sum(ch.capacity_ref_kw / ch.cop_ref for ch in cp.chillers) + 200
     chp.points += [
-        _kwh(f"{c}.CHP.kWh", "冷冻站总电能", "Chiller plant feeder energy", "chp_kw", chp_kw, parent=load),
-        _temp(f"{c}.CHW.Ts", "冷冻水供水温度", "Chilled-water supply temperature", "chws_c", 3.0, 35.0),
-        _temp(f"{c}.CHW.Tr", "冷冻水回水温度", "Chilled-water return temperature", "chwr_c", 3.0, 35.0),
+        _kwh(f"{c}.CHP.kWh", "冷冻站总电能", "Chiller plant feeder energy", "chp_kw", chp_kw, parent=load,
+             role="chiller_plant_energy"),
+        _temp(f"{c}.CHW.Ts", "冷冻水供水温度", "Chilled-water supply temperature", "chws_c", 3.0, 35.0, role="chw_supply_temp"),
+        _temp(f"{c}.CHW.Tr", "冷冻水回水温度", "Chilled-water return temperature", "chwr_c", 3.0, 35.0, role="chw_return_temp"),
         PointDef(f"{c}.CHW.F", "冷冻水流量", "Chilled-water flow", "chilled_water", "flow", "m3/h", "instantaneous",
                  min=0.0, max=round(float(cp.chw_design_flow_m3_per_h.sum()) * 1.5), source="chw_flow_m3_per_h",
-                 decimals=1, noise_rel=0.01),
+                 decimals=1, noise_rel=0.01, tags={"role": "chw_flow"}),
         PointDef(f"{c}.CHW.kWh", "冷量表累计冷量", "Chilled-water energy (BTU meter)", "chilled_water", "energy", "kWh",
                  "cumulative", max_rate_per_h=round(sum(ch.capacity_ref_kw for ch in cp.chillers) * 1.3),
-                 register_max=99999999.9, source="chw_evap_kw", mode="per_h", decimals=1),
+                 register_max=99999999.9, source="chw_evap_kw", mode="per_h", decimals=1,
+                 tags={"role": "cooling_energy"}),
         _temp(f"{c}.CW.Ts", "冷却水供水温度", "Condenser-water supply temperature (to chillers)", "cws_c", 5.0, 40.0),
         _temp(f"{c}.CW.Tr", "冷却水回水温度", "Condenser-water return temperature", "cwr_c", 5.0, 45.0),
     ]
@@ -183,17 +186,18 @@ def plant_node(p: PlantSpec) -> NodeDef:
     p_scale = 1.0 if p.pressure_unit == "bar" else 0.1
     air_node.points += [
         _kwh(f"{c}.AIR.kWh", "空压站总电能", "Compressed-air station feeder energy", "air_kw",
-             sum(x.full_load_kw for x in st.compressors) + 30, parent=load),
+             sum(x.full_load_kw for x in st.compressors) + 30, parent=load, role="air_station_energy"),
         PointDef(f"{c}.AIR.P", "压缩空气总管压力", "Compressed-air header pressure", "compressed_air", "pressure",
                  p.pressure_unit, "instantaneous", iv(f"{c}.AIR.P"), min=0.0, max=round(10.0 * p_scale, 2),
                  max_rate_per_h=None, source="air_header_barg", scale=p_scale, decimals=2 if p_scale == 1 else 3,
-                 noise_sd=0.01 * p_scale, tags={"gauge": True}),
+                 noise_sd=0.01 * p_scale, tags={"gauge": True, "role": "air_pressure"}),
         PointDef(f"{c}.AIR.F", "压缩空气流量", "Compressed-air flow (free air)", "compressed_air", "flow", "m3/min",
                  "instantaneous", min=0.0, max=round(sum(x.capacity_m3_per_min for x in st.compressors) * 1.2, 1),
-                 source="air_flow_m3_per_min", decimals=2, noise_rel=0.015),
+                 source="air_flow_m3_per_min", decimals=2, noise_rel=0.015, tags={"role": "air_flow"}),
         PointDef(f"{c}.AIR.V", "压缩空气累计流量", "Compressed-air totaliser (free air)", "compressed_air", "volume", "m3",
                  "cumulative", max_rate_per_h=round(sum(x.capacity_m3_per_min for x in st.compressors) * 60 * 1.2),
-                 register_max=99999999.0, source="air_flow_m3_per_min", mode="per_min", decimals=0),
+                 register_max=99999999.0, source="air_flow_m3_per_min", mode="per_min", decimals=0,
+                 tags={"role": "air_volume"}),
     ]
     for i, comp in enumerate(st.compressors):
         kind = "VSD" if comp.control == "vsd" else "加卸载"
@@ -206,13 +210,16 @@ def plant_node(p: PlantSpec) -> NodeDef:
     air_node.children.append(NodeDef(f"{c}.DRY", "equipment", "干燥机组", "Desiccant dryers", attrs={
         "type": "dryer", "units": ", ".join(f"{d.code} {d.kind} {d.rated_m3_per_min:g} m3/min" for d in st.dryers)},
         points=[_kwh(f"{c}.DRY.kWh", "干燥机电能", "Dryers energy", "dryer_kw", sum(d.electric_kw for d in st.dryers) + 5,
-                     parent=f"{c}.AIR.kWh")]))
+                     parent=f"{c}.AIR.kWh", role="dryer_energy"),
+                PointDef(f"{c}.DRY.PURGE", "干燥机再生耗气量", "Dryer purge air flow", "compressed_air", "flow",
+                         "m3/min", "instantaneous", min=0.0, max=round(sum(d.rated_m3_per_min for d in st.dryers), 1),
+                         source="air_purge_m3_per_min", decimals=2, noise_rel=0.02, tags={"role": "dryer_purge_flow"})]))
     es.children.append(air_node)
     es.children.append(NodeDef(f"{c}.PV", "equipment", "屋顶光伏", "Rooftop PV", attrs={
         "type": "pv", "dc_kwp": p.pv.dc_kwp, "tilt_deg": p.pv.tilt_deg}, points=[
         PointDef(f"{c}.PV.kWh", "光伏发电量", "PV generation", "electricity", "energy", "kWh", "cumulative",
                  max_rate_per_h=round(p.pv.dc_kwp * 1.1), register_max=9999999.9, source="pv_kw", mode="per_h",
-                 tags={"direction": "generation", "renewable": True})]))
+                 tags={"direction": "generation", "renewable": True, "role": "pv_generation"})]))
     es.children.append(NodeDef(f"{c}.BAT", "equipment", "储能电池", "Battery storage", attrs={
         "type": "battery", "capacity_kwh": p.battery.capacity_kwh, "power_kw": p.battery.power_kw}, points=[
         PointDef(f"{c}.BAT.CHG.kWh", "储能充电量", "Battery charge energy", "electricity", "energy", "kWh", "cumulative",
@@ -236,7 +243,8 @@ def plant_node(p: PlantSpec) -> NodeDef:
         es.children.append(NodeDef(f"{c}.STEAM", "equipment", "外购蒸汽入口", "Purchased steam inlet", attrs={
             "type": "steam_supply", "supplier": "industrial park utility"}, points=[
             PointDef(f"{c}.STEAM.t", "外购蒸汽累计量", "Purchased steam", "steam", "mass", "t", "cumulative",
-                     max_rate_per_h=3.0, register_max=999999.99, source="steam_t_per_h", mode="per_h", decimals=2)]))
+                     max_rate_per_h=3.0, register_max=999999.99, source="steam_t_per_h", mode="per_h", decimals=2,
+                     tags={"role": "steam_supply"})]))
     plant.children.append(es)
 
     for j, w in enumerate(p.workshops):
@@ -266,7 +274,7 @@ def plant_node(p: PlantSpec) -> NodeDef:
                 PointDef(f"{ln.code}.CNT", f"{ln.name_zh}产量计数", f"{ln.name_en} output counter", "production", "count",
                          "pcs", "cumulative", max_rate_per_h=round(ln.units_per_h * 1.5), register_max=9999999.0,
                          source=f"ws{j + 1}_l{k + 1}_units_per_h", mode="per_h", decimals=0,
-                         tags={"unit_zh": ln.unit_zh})]))
+                         tags={"unit_zh": ln.unit_zh, "role": "production_count"})]))
         plant.children.append(ws)
     plant.children.append(NodeDef(f"{c}.OFF", "workshop", "办公楼及食堂", "Offices, canteen and auxiliaries", points=[
         _kwh(f"{c}.OFF.kWh", "办公及辅助电能", "Offices and auxiliaries energy", "office_kw", p.office_day_kw + 60,

@@ -174,6 +174,6 @@ def points_frame(conn: psycopg.Connection, node_code: str | None = None) -> list
     return list(conn.cursor(row_factory=psycopg.rows.dict_row).execute(
         f"""SELECT p.point_id, p.code, n.code AS node, p.medium, p.quantity, p.unit, p.kind, p.interval_s,
                    pp.code AS parent, p.formula, p.min_value, p.max_value, p.max_rate_per_h, p.register_max,
-                   p.name_zh, p.name_en, n.timezone
+                   p.name_zh, p.name_en, n.timezone, p.tags
             FROM point p JOIN node n USING (node_id) LEFT JOIN point pp ON pp.point_id = p.parent_point_id
             {where} ORDER BY p.code""", params))

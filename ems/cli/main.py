@@ -15,7 +15,6 @@ import traceback
 
 from ems.errors import UserError
 
-
 # Command modules of other packages, each with register(subparsers); registered when present.
 OPTIONAL_COMMANDS = (
     "ems.cli.sim_cmd", "ems.cli.demo_cmd", "ems.cli.analyze_cmd", "ems.cli.serve_cmd",

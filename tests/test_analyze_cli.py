@@ -1,0 +1,137 @@
+"""Indicators from the roll-ups of three simulated weeks of the demo group, each checked against the
+same figure computed straight from the stored raw readings (independent SQL), plus known-answer tce."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+
+import psycopg
+import pytest
+from psycopg.conninfo import make_conninfo
+
+from ems.cli.main import main
+
+pytestmark = pytest.mark.db
+
+START, END = "2025-07-01", "2025-07-22"
+
+
+@pytest.fixture(scope="module")
+def demo_url(pg_server, template_db, tmp_path_factory):
+    name = f"ems_demo_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg_server, autocommit=True) as c:
+        c.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')
+    url = make_conninfo(pg_server, dbname=name)
+    saved = {k: os.environ.get(k) for k in ("EMS_DATABASE_URL", "EMS_DATA_DIR")}
+    os.environ["EMS_DATABASE_URL"] = url
+    os.environ["EMS_DATA_DIR"] = str(tmp_path_factory.mktemp("demo"))
+    try:
+        assert main(["demo", "--no-serve", "--days", "21", "--start", START]) == 0
+        yield url
+    finally:
+        for k, v in saved.items():
+            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+        with psycopg.connect(pg_server, autocommit=True) as c:
+            c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def run(demo_url, monkeypatch, capsys):
+    monkeypatch.setenv("EMS_DATABASE_URL", demo_url)
+
+    def go(*args: str) -> tuple[int, str, str]:
+        code = main(list(args))
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    return go
+
+
+def raw_sum(url: str, code: str, start: str = START, end: str = END) -> float:
+    """Sum of a meter's interval deltas ending in (start, end], site time, from the raw readings."""
+    with psycopg.connect(url) as c:
+        return float(c.execute(
+            """SELECT sum(r.delta) FROM reading r JOIN point p USING (point_id)
+               WHERE p.code = %s AND r.ts > (%s::timestamp AT TIME ZONE 'Asia/Shanghai')
+                 AND r.ts <= (%s::timestamp AT TIME ZONE 'Asia/Shanghai')""", (code, start, end)).fetchone()[0])
+
+
+def test_chiller_and_air_enpis_equal_the_raw_ratios(run, demo_url):
+    code, out, err = run("enpi", "--node", "QD", "--from", START, "--to", END, "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    [chp] = data["chiller_plants"]["QD.CHP"]
+    plant, cooling = raw_sum(demo_url, "QD.CHP.kWh"), raw_sum(demo_url, "QD.CHW.kWh")
+    # the period ratio uses hours where both meters have data; coverage tells how many
+    assert chp["coverage"] > 0.95
+    assert chp["kw_per_kw"] == pytest.approx(plant / cooling, rel=0.01)
+    assert chp["kw_per_rt"] == pytest.approx(chp["kw_per_kw"] * 3.516853, rel=1e-6)
+    assert chp["cop"] == pytest.approx(1 / chp["kw_per_kw"], rel=1e-9)
+    assert 3.0 < chp["mean_delta_t_k"] < 7.0 and chp["low_delta_t_syndrome"] is False
+    [air] = data["air_stations"]["QD.AIR"]
+    kwh, m3 = raw_sum(demo_url, "QD.AIR.kWh"), raw_sum(demo_url, "QD.AIR.V")
+    assert air["kw_per_m3_per_min"] == pytest.approx(60 * kwh / m3, rel=0.01)
+    assert 4.0 < air["kw_per_m3_per_min"] < 10.0           # plausible for 7 barg stations
+    assert 0 < air["leak_share"] < 1 and 0 < air["dryer_purge_share"] < 0.4
+
+
+def test_intensity_per_line_and_plant(run, demo_url):
+    code, out, err = run("intensity", "--node", "QD", "--from", START, "--to", END, "--json")
+    assert code == 0, err
+    rows = {r["entity"]: r for r in json.loads(out)}
+    line = rows["QD.WS2.L1"]
+    assert line["output"] == pytest.approx(raw_sum(demo_url, "QD.WS2.L1.CNT"))
+    assert line["energy_kwh"] == pytest.approx(raw_sum(demo_url, "QD.WS2.L1.kWh"), rel=1e-9)
+    assert line["kwh_per_unit"] == pytest.approx(line["energy_kwh"] / line["output"])
+    plant = rows["QD"]
+    assert plant["level"] == "plant"
+    # the plant's electricity is its site meter: grid + PV + discharge - charge
+    site = (raw_sum(demo_url, "QD.MAIN.kWh") + raw_sum(demo_url, "QD.PV.kWh") + raw_sum(demo_url, "QD.BAT.DIS.kWh")
+            - raw_sum(demo_url, "QD.BAT.CHG.kWh"))
+    assert plant["energy_kwh"] == pytest.approx(site, rel=1e-9)
+
+
+def test_tce_known_coefficients(run, demo_url):
+    code, out, err = run("tce", "--node", "QD", "--from", START, "--to", END, "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    media = {m["medium"]: m for m in data["media"]}
+    assert media["electricity"]["tce"] == pytest.approx(media["electricity"]["quantity"] * 0.1229 / 1000, rel=1e-9)
+    assert media["natural_gas"]["tce"] == pytest.approx(media["natural_gas"]["quantity"] * 1.2143 / 1000, rel=1e-9)
+    assert data["total_tce"] == pytest.approx(sum(m["tce"] for m in data["media"]))
+    assert "compressed_air" in data["not_counted"] and "chilled_water" in data["not_counted"]
+    code, out, _ = run("tce", "--node", "QD", "--from", START, "--to", END, "--basis", "equal_value", "--json")
+    assert code == 0 and json.loads(out)["equal_value_year"] <= 2025
+
+
+def test_peak_ignores_gap_spanning_deltas_and_profile_has_day_types(run, demo_url):
+    code, out, err = run("peak", "--node", "FS", "--from", START, "--to", END, "--json")
+    assert code == 0, err
+    [july] = json.loads(out)
+    assert 1000 < july["peak_kw"] < 16000                  # FS main incomer is rated 16 MW
+    code, out, _ = run("profile", "--node", "QD", "--from", START, "--to", END, "--json")
+    prof = json.loads(out)
+    assert code == 0 and prof["n_days"]["workday"] == 15 and prof["n_days"]["weekend"] == 6
+    assert len(prof["profile"]) == 96
+
+
+def test_baseline_fits_and_reports_savings(run):
+    code, out, err = run("baseline", "--node", "QD", "--base", "2025-07-01..2025-07-15",
+                         "--reporting", "2025-07-15..2025-07-22", "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["model"]["acceptable"] is True and data["model"]["metrics"]["cv_rmse_pct"] < 15
+    s = data["summary"]
+    assert s["savings_total"] == pytest.approx(s["baseline_total"] - s["actual_total"])
+    assert abs(s["fractional_savings"]) < 0.1               # nothing changed in the plant: no real savings
+
+
+def test_bad_node_and_missing_roles_are_user_errors(run):
+    code, _, err = run("enpi", "--node", "NOPE", "--from", START, "--to", END)
+    assert code == 2 and "no node with code 'NOPE'" in err and "Traceback" not in err
+    code, _, err = run("enpi", "--node", "QD.WS1", "--from", START, "--to", END)
+    assert code == 2 and "no chiller plant or compressed-air station" in err
+    code, _, err = run("baseline", "--node", "QD", "--base", "2025-07-01", "--reporting", "2025-07-15..2025-07-22")
+    assert code == 2 and "FROM..TO" in err

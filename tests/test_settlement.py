@@ -24,7 +24,8 @@ from hypothesis import strategies as st
 from openpyxl import load_workbook
 
 from ems.analytics.settlement import AllocationRule, export_settlement, largest_remainder_fen, settle
-from ems.analytics.tariff import energy_cost, load_tariff
+from ems.analytics.tariff_cost import energy_cost
+from ems.analytics.tariff_files import load_tariff
 from ems.errors import UserError
 
 TZ = "Asia/Shanghai"

@@ -22,19 +22,20 @@ import pandas as pd
 import pytest
 import yaml
 
-from ems.analytics.tariff import (
-    Tariff,
-    TariffAssignment,
-    assigned_tariff,
-    builtin_tariffs,
+from ems.analytics.tariff import Tariff, classify
+from ems.analytics.tariff_cost import (
     capacity_charge_cny,
-    classify,
     cost_summary,
     cost_totals,
     demand_charge,
     energy_cost,
-    load_tariff,
     site_energy_cost,
+)
+from ems.analytics.tariff_files import (
+    TariffAssignment,
+    assigned_tariff,
+    builtin_tariffs,
+    load_tariff,
     tariff_in_force,
 )
 from ems.errors import UserError

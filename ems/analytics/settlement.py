@@ -134,7 +134,7 @@ def settle(parent: pd.DataFrame, children_kwh: pd.DataFrame, rule: AllocationRul
     """Allocate the parent meter's cost to cost centres.
 
     ``parent``: per interval (tz-aware interval ends) at least ``kwh`` and ``cost_cny``, e.g. the output
-    of :func:`ems.analytics.tariff.energy_cost` (its ``tariff_id``/``tariff_version`` and
+    of :func:`ems.analytics.tariff_cost.energy_cost` (its ``tariff_id``/``tariff_version`` and
     ``attrs['assumptions']`` are carried into the result). ``children_kwh``: sub-meter energy (kWh), one
     column per sub-meter, on the parent's timestamps (missing values count as zero and are reported).
     ``centre_of`` maps sub-meter -> cost centre (default: the sub-meter code is the centre).

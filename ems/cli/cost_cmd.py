@@ -47,7 +47,7 @@ def _common(p) -> None:
 
 
 def _tariffs(args):
-    from ems.analytics.tariff import builtin_tariffs, load_tariff
+    from ems.analytics.tariff_files import builtin_tariffs, load_tariff
 
     return [load_tariff(args.tariff_file)] if args.tariff_file else builtin_tariffs()
 
@@ -83,7 +83,8 @@ def _daily_max(conn, code: str | None, start, end) -> pd.Series | None:
 
 
 def _price(conn, args, kwh: pd.Series, site: str, tz: str, start, end) -> pd.DataFrame:
-    from ems.analytics.tariff import TariffAssignment, site_energy_cost
+    from ems.analytics.tariff_cost import site_energy_cost
+    from ems.analytics.tariff_files import TariffAssignment
 
     tariffs = _tariffs(args)
     if not any(t.id == args.tariff for t in tariffs):
@@ -99,7 +100,7 @@ def _range(args, tz: str) -> tuple[pd.Timestamp, pd.Timestamp]:
 
 
 def cmd_cost(args) -> int:
-    from ems.analytics.tariff import cost_summary
+    from ems.analytics.tariff_cost import cost_summary
     from ems.rollups.query import node_energy
 
     if args.list_tariffs:

@@ -52,3 +52,34 @@ def test_settlement_adds_up_to_the_parent(plant, tmp_path):
     assert costs == {"PA.CH1.kWh": pytest.approx(96 * 30 * 0.7), "common": pytest.approx(96 * 70 * 0.7)}
     assert sum(costs.values()) == pytest.approx(6720.0)
     assert out_file.with_suffix(".csv").read_bytes().startswith(b"\xef\xbb\xbf")
+
+
+def test_cost_per_cost_centre_adds_up_to_the_bill_and_exports(plant, tmp_path):
+    out_file = tmp_path / "centres"
+    code, out, err = plant("cost", "--node", "PA", "--from", "2025-07-01", "--to", "2025-07-02", "--by", "day",
+                           "--centres", "--tariff", "EXAMPLE-FLAT", "--out", out_file)
+    assert code == 0, err
+    book = openpyxl.load_workbook(out_file.with_suffix(".xlsx"))
+    about = dict((r[0].value, r[1].value) for r in book["About"].iter_rows())
+    assert about["电价 Tariffs (id version)"] == "EXAMPLE-FLAT 1"
+    header = [c.value for c in book["Cost"][1]]
+    rows = {r["centre"]: r for r in (dict(zip(header, (c.value for c in row)))
+                                     for row in book["Cost"].iter_rows(min_row=2))}
+    # the chiller workshop node holds the 30 kWh sub-meter; the rest of the 100 kWh is the remainder
+    assert rows["PA.CHP"]["kwh"] == pytest.approx(96 * 30) and rows["PA.CHP"]["cost_cny"] == pytest.approx(96 * 30 * 0.7)
+    assert sum(r["cost_cny"] for r in rows.values()) == pytest.approx(6720.0)
+    assert out_file.with_suffix(".csv").read_text(encoding="utf-8-sig").startswith("centre,name,day,kwh,cost_cny")
+
+
+def test_site_without_a_tariff_is_a_clear_error(ems, tmp_path):
+    plain = tmp_path / "plain.yaml"
+    plain.write_text((DATA / "plant_small.yaml").read_text(encoding="utf-8").replace(
+        "        tariffs:\n          - {tariff: CN-GD-IND-TOU, from: 2021-10-01}\n", ""), encoding="utf-8")
+    assert ems("config", "load", plain)[0] == 0
+    code, _, err = ems("cost", "--node", "PA", "--from", "2025-07-01", "--to", "2025-07-02")
+    assert code == 2 and "no tariff assigned" in err and "Traceback" not in err
+    bad = tmp_path / "bad.yaml"
+    bad.write_text((DATA / "plant_small.yaml").read_text(encoding="utf-8").replace("from: 2021-10-01", "from: soon"),
+                   encoding="utf-8")
+    code, _, err = ems("config", "check", bad)
+    assert code == 2 and "bad.yaml, line 14, field 'from'" in err and "valid date" in err

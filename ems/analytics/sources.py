@@ -82,3 +82,19 @@ def summed(conn: psycopg.Connection, points: list[dict], start, end, grain: str 
     if not frames:
         return pd.Series(dtype="float64")
     return pd.concat(frames, axis=1).sum(axis=1, min_count=1)
+
+
+def tariff_assignments(conn: psycopg.Connection, node_code: str) -> tuple[str, list]:
+    """The site a node belongs to and the site's tariff assignments (plant YAML ``tariffs:``)."""
+    from ems.analytics.tariff_files import TariffAssignment
+
+    row = conn.execute(
+        """WITH RECURSIVE up AS (SELECT node_id, parent_id, code, attrs, 0 AS d FROM node WHERE code = %s
+                                 UNION ALL SELECT n.node_id, n.parent_id, n.code, n.attrs, up.d + 1
+                                 FROM node n JOIN up ON n.node_id = up.parent_id)
+           SELECT code, attrs->'tariffs' FROM up WHERE attrs ? 'tariffs' ORDER BY d LIMIT 1""",
+        (node_code,)).fetchone()
+    if row is None:
+        return node_code, []
+    site, refs = row
+    return site, [TariffAssignment(site_code=site, tariff_id=r["tariff"], valid_from=r["from"]) for r in refs]

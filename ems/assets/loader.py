@@ -105,7 +105,9 @@ def _flatten(plant: PlantFile, file: str, lines: dict[tuple, int]) -> AssetModel
             else (parent.operational_control if parent else True),
             financial_control=node.financial_control if node.financial_control is not None
             else (parent.financial_control if parent else True),
-            attrs=dict(node.attrs), line=line,
+            attrs=dict(node.attrs) | ({"tariffs": [{"tariff": t.tariff, "from": t.valid_from.isoformat()}
+                                                   for t in node.tariffs]} if node.tariffs else {}),
+            line=line,
         )
         model.nodes.append(flat)
         for i, pt in enumerate(node.points):

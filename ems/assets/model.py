@@ -7,6 +7,7 @@ flags are inherited down the tree when a node does not set them.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -106,6 +107,14 @@ class PointSpec(BaseModel):
         return self
 
 
+class TariffRef(BaseModel):
+    """The electricity tariff of a site from a date on (its id; the version follows the tariff's dates)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    tariff: str
+    valid_from: dt.date = Field(alias="from")
+
+
 class NodeSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     code: str
@@ -117,6 +126,7 @@ class NodeSpec(BaseModel):
     operational_control: bool | None = None
     financial_control: bool | None = None
     attrs: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
+    tariffs: list[TariffRef] = Field(default_factory=list)   # sites: electricity tariff assignments
     points: list[PointSpec] = Field(default_factory=list)
     children: list[NodeSpec] = Field(default_factory=list)
 

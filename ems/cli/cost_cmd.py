@@ -22,6 +22,9 @@ def register(sub) -> None:
     target.add_argument("--node", help="node code")
     target.add_argument("--point", help="one meter (point code)")
     c.add_argument("--by", choices=["day", "month"], default="day")
+    c.add_argument("--centres", action="store_true",
+                   help="cost per cost centre: each child node of --node, plus the unmetered remainder")
+    c.add_argument("--out", help="write the cost table to FILE.csv / FILE.xlsx (both without a suffix)")
     c.add_argument("--list-tariffs", action="store_true", help="list the built-in tariffs and exit")
     c.set_defaults(handler=cmd_cost)
 
@@ -41,7 +44,7 @@ def register(sub) -> None:
 def _common(p) -> None:
     p.add_argument("--from", dest="start", help="start (site local time)")
     p.add_argument("--to", dest="end", help="end, exclusive")
-    p.add_argument("--tariff", default="CN-GD-IND-TOU", help="tariff id (default: Guangdong 2021 industrial TOU)")
+    p.add_argument("--tariff", help="tariff id (default: the site's assigned tariffs, plant YAML 'tariffs:')")
     p.add_argument("--tariff-file", help="a tariff YAML file instead of the built-in ones")
     p.add_argument("--temp-point", help="outdoor temperature point for temperature-triggered sharp peaks")
 
@@ -82,15 +85,30 @@ def _daily_max(conn, code: str | None, start, end) -> pd.Series | None:
     return pd.Series(frame["max"].to_numpy(float), index=pd.DatetimeIndex(frame["bucket"]).date)
 
 
-def _price(conn, args, kwh: pd.Series, site: str, tz: str, start, end) -> pd.DataFrame:
-    from ems.analytics.tariff_cost import site_energy_cost
+def _assignments(conn, args, node: str, start) -> tuple[str, list, list]:
+    """(site, assignments, tariffs): --tariff overrides the site's assigned tariffs."""
+    from ems.analytics.sources import tariff_assignments
     from ems.analytics.tariff_files import TariffAssignment
 
     tariffs = _tariffs(args)
-    if not any(t.id == args.tariff for t in tariffs):
-        raise UserError(f"no tariff with id '{args.tariff}' (ems cost --list-tariffs)", where="--tariff")
-    assignment = TariffAssignment(site_code=site, tariff_id=args.tariff, valid_from=start.date())
-    return site_energy_cost(kwh, site, [assignment], tariffs, tz, _daily_max(conn, args.temp_point, start, end))
+    site, assigned = tariff_assignments(conn, node)
+    if args.tariff:
+        assigned = [TariffAssignment(site_code=site, tariff_id=args.tariff, valid_from=start.date())]
+    if not assigned:
+        raise UserError(f"'{node}' and the nodes above it have no tariff assigned: add 'tariffs: [{{tariff: ID, "
+                        f"from: DATE}}]' to its site in the plant YAML, or pass --tariff", where="--tariff")
+    known = {t.id for t in tariffs}
+    for a in assigned:
+        if a.tariff_id not in known:
+            raise UserError(f"no tariff with id '{a.tariff_id}' (ems cost --list-tariffs)", where="--tariff")
+    return site, assigned, tariffs
+
+
+def _price(conn, args, kwh: pd.Series, node: str, tz: str, start, end) -> pd.DataFrame:
+    from ems.analytics.tariff_cost import site_energy_cost
+
+    site, assigned, tariffs = _assignments(conn, args, node, start)
+    return site_energy_cost(kwh, site, assigned, tariffs, tz, _daily_max(conn, args.temp_point, start, end))
 
 
 def _range(args, tz: str) -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -99,9 +117,58 @@ def _range(args, tz: str) -> tuple[pd.Timestamp, pd.Timestamp]:
     return parse_time(args.start, tz, "--from"), parse_time(args.end, tz, "--to")
 
 
+def _node_kwh(conn, node: str, start, end) -> pd.Series:
+    """A node's electricity use per 15 min (kWh), indexed by interval end."""
+    from ems.rollups.query import node_energy
+
+    frame = node_energy(conn, node, start, end, "15min", "electricity")
+    return pd.Series(frame["value"].astype(float).to_numpy(), index=pd.DatetimeIndex(frame["bucket"]) + _QUARTER)
+
+
+def _billed_kwh(conn, node: str, start, end) -> tuple[pd.Series, str]:
+    """What the utility bills: the grid-import meters (role grid_import) below the node when it has
+    them (a site: on-site PV and storage lower the bill), else the node's own electricity use."""
+    from ems.analytics.sources import role_points
+
+    meters = role_points(conn, node).get("grid_import", [])
+    if not meters:
+        return _node_kwh(conn, node, start, end), "the node's electricity use"
+    parts = [point_kwh_15min(conn, m, start, end) for m in meters]
+    return pd.concat(parts, axis=1).sum(axis=1, min_count=1), "grid import (" + ", ".join(m["code"] for m in meters) + ")"
+
+
+def _centres(conn, args, tz: str, start, end) -> int:
+    """Cost of the node (and with --centres of each child node and the remainder) per day or month."""
+    from ems.analytics.cost_report import cost_by_centre, export_cost_report
+
+    site, assigned, tariffs = _assignments(conn, args, args.node, start)
+    billed, basis = _billed_kwh(conn, args.node, start, end)
+    kwh = {args.node: billed}
+    names = {}
+    print(f"priced: {basis}")
+    if args.centres:
+        for code, zh, en in conn.execute(
+                """SELECT c.code, c.name_zh, c.name_en FROM node c JOIN node p ON c.parent_id = p.node_id
+                   WHERE p.code = %s ORDER BY c.code""", (args.node,)):
+            series = _node_kwh(conn, code, start, end)
+            if series.notna().any():
+                kwh[code], names[code] = series, " / ".join(x for x in (zh, en) if x)
+    report = cost_by_centre(kwh, names, args.node if args.centres else None, site, assigned, tariffs, tz, args.by,
+                            _daily_max(conn, args.temp_point, start, end))
+    with pd.option_context("display.max_rows", 500, "display.width", 180, "display.float_format", "{:,.2f}".format):
+        print(report.lines.to_string(index=False))
+    print(f"total: {report.lines['kwh'].sum():,.2f} kWh, {report.lines['cost_cny'].sum():,.2f} CNY "
+          f"({', '.join(report.tariffs)})")
+    for note in report.notes:
+        print(f"note: {note}")
+    if args.out:
+        for path in export_cost_report(report, args.out):
+            print(f"wrote {path}")
+    return 0
+
+
 def cmd_cost(args) -> int:
     from ems.analytics.tariff_cost import cost_summary
-    from ems.rollups.query import node_energy
 
     if args.list_tariffs:
         for t in _tariffs(args):
@@ -121,8 +188,11 @@ def cmd_cost(args) -> int:
                 raise UserError(f"no node with code '{args.node}' (see 'ems nodes')", where="--node")
             tz, site = row[0], args.node
             start, end = _range(args, tz)
-            frame = node_energy(conn, args.node, start, end, "15min", "electricity")
-            kwh = pd.Series(frame["value"].astype(float).to_numpy(), index=pd.DatetimeIndex(frame["bucket"]) + _QUARTER)
+            _assignments(conn, args, site, start)   # fail before reading data when no tariff applies
+            if args.centres or args.out:
+                return _centres(conn, args, tz, start, end)
+            kwh, basis = _billed_kwh(conn, args.node, start, end)
+            print(f"priced: {basis}")
         if kwh.empty:
             print("no electricity readings in this range")
             return 0

@@ -102,7 +102,10 @@ def plant_node(p: PlantSpec) -> NodeDef:
     load = f"{c}.LOAD.kWh"
     plant = NodeDef(c, "plant", p.name_zh, p.name_en, extra={
         "timezone": p.site.timezone, "grid_region": p.grid_region, "ownership_share": p.ownership_share,
-        "operational_control": True, "financial_control": p.ownership_share > 0.5},
+        "operational_control": True, "financial_control": p.ownership_share > 0.5,
+        # FS is in Guangdong: the shipped 2021 TOU schedule; QD (Shandong) has no shipped schedule yet
+        "tariffs": [{"tariff": "CN-GD-IND-TOU", "from": "2021-10-01"} if c == "FS"
+                    else {"tariff": "EXAMPLE-FLAT", "from": "2020-01-01"}]},
         attrs={"climate": "temperate coastal (Qingdao-like)" if c == "QD" else "hot humid subtropical (Foshan-like)",
                "latitude": p.site.latitude, "longitude": p.site.longitude, "people": p.people,
                "shifts": "2 shifts Mon-Fri" if c == "QD" else "3 shifts Mon-Fri, day shift on Saturday",

@@ -135,3 +135,20 @@ def test_bad_node_and_missing_roles_are_user_errors(run):
     assert code == 2 and "no chiller plant or compressed-air station" in err
     code, _, err = run("baseline", "--node", "QD", "--base", "2025-07-01", "--reporting", "2025-07-15..2025-07-22")
     assert code == 2 and "FROM..TO" in err
+
+
+def test_sankey_follows_the_meter_tree_and_balances_the_site_meter(run, demo_url):
+    code, out, err = run("sankey", "--node", "QD", "--from", START, "--to", END, "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    links = {(link["source"], link["target"]): link["value"] for link in data["links"]}
+    site = "Site electricity use (virtual)"
+    grid = links[("10 kV main incomer active energy (grid import)", site)]
+    assert grid == pytest.approx(raw_sum(demo_url, "QD.MAIN.kWh") / 1000, rel=1e-9)
+    assert links[(site, "Battery charge energy")] == pytest.approx(raw_sum(demo_url, "QD.BAT.CHG.kWh") / 1000)
+    # natural gas enters in MWh by its calorific value (35,544 kJ/m3, GB/T 2589)
+    gas = [v for (s, _t), v in links.items() if s == "Natural gas main meter"]
+    assert gas and all(v > 0 for v in gas)
+    balance = {b["node"]: b for b in data["balance"]}
+    assert balance[site]["within_tolerance"] is True
+    assert len(data["plotly"]["link"]["source"]) == len([v for v in links.values() if v > 0])

@@ -195,3 +195,48 @@ def baseline(conn, node_code: str, base: tuple, reporting: tuple) -> BaselineRep
     model = fit_baseline(base_frame, "energy_kwh", features)
     report_frame = frame[(frame.index >= reporting[0]) & (frame.index < reporting[1])]
     return BaselineReport(model, savings(model, report_frame), features)
+
+
+FLOW_MEDIA = ("electricity", "natural_gas", "steam")
+
+
+def energy_flows(conn, node_code: str, start, end) -> pd.DataFrame:
+    """Energy flows (source, target, value, unit MWh) along the meter tree below a node: supplies
+    (grid, PV, storage discharge, gas, steam) into the site meters, site meters into system and workshop
+    feeders, feeders into their sub-meters. Fuels are converted by their net calorific value
+    (GB/T 2589 table), so one diagram carries all media.
+    """
+    from ems.analytics.tce import coefficient
+    from ems.assets.store import points_frame
+    from ems.rollups.virtual import linear_terms, parse_formula
+    from ems.units import conversion
+
+    pts = [p for p in points_frame(conn, node_code) if p["medium"] in FLOW_MEDIA
+           and p["kind"] in ("cumulative", "interval") and p["quantity"] in ("energy", "volume", "mass")]
+    by_code = {p["code"]: p for p in pts}
+    totals = dict(conn.execute(
+        """SELECT p.code, sum(r.sum_delta) FROM rollup_point r JOIN point p USING (point_id)
+           WHERE r.grain = 'day' AND p.code = ANY(%s) AND r.bucket >= %s AND r.bucket < %s GROUP BY p.code""",
+        (list(by_code), start, end)).fetchall())
+
+    def mwh(p: dict) -> float:
+        value = float(totals.get(p["code"]) or 0.0)
+        if p["quantity"] == "energy":
+            return value * conversion(p["unit"], "MWh")[0]
+        c = coefficient(p["medium"], p["unit"])
+        if c.kj_per_unit is None:
+            raise UserError(f"no calorific value for {p['medium']} in the tce table", where=p["code"])
+        return value * conversion(p["unit"], c.unit)[0] * c.kj_per_unit * conversion("kJ", "MWh")[0]
+
+    label = {code: (p.get("name_en") or code) for code, p in by_code.items()}
+    rows = []
+    for code, p in by_code.items():
+        if p["formula"]:
+            terms = linear_terms(parse_formula(p["formula"])) or {}
+            for ref, coef in terms.items():
+                if ref in by_code:
+                    src, dst = (ref, code) if coef > 0 else (code, ref)
+                    rows.append((label[src], label[dst], abs(coef) * mwh(by_code[ref])))
+        elif p["parent"] in by_code:
+            rows.append((label[p["parent"]], label[code], mwh(p)))
+    return pd.DataFrame(rows, columns=["source", "target", "value"]).assign(unit="MWh")

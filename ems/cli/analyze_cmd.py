@@ -33,6 +33,9 @@ def register(sub) -> None:
     k = sub.add_parser("peak", help="maximum 15-min electric demand per month")
     _common(k)
     k.set_defaults(handler=cmd_peak)
+    s = sub.add_parser("sankey", help="energy flows from supplies through systems to workshops (MWh), with balances")
+    _common(s)
+    s.set_defaults(handler=cmd_sankey)
     b = sub.add_parser("baseline", help="weather- and production-normalised baseline and measured savings")
     b.add_argument("--node", required=True)
     b.add_argument("--base", required=True, help="base period FROM..TO, e.g. 2025-01-01..2025-07-01")
@@ -208,4 +211,26 @@ def cmd_baseline(args) -> int:
     print(f"reporting period: baseline {summary['baseline_total']:,.0f} kWh, actual {summary['actual_total']:,.0f} kWh, "
           f"savings {summary['savings_total']:,.0f} kWh ({summary['fractional_savings'] * 100:.1f} %) "
           f"+/- {summary.get('savings_total_u90', float('nan')):,.0f} kWh at 90 % confidence")
+    return 0
+
+
+def cmd_sankey(args) -> int:
+    from ems.analytics.reports import energy_flows
+    from ems.analytics.sankey import build_sankey
+
+    with database() as db, db.connection() as conn:
+        start, end = _range(conn, args)
+        flows = energy_flows(conn, args.node, start, end)
+    if flows.empty:
+        raise UserError(f"no metered energy flows below '{args.node}' (meters with parents or site virtual meters)",
+                        where="--node")
+    data = build_sankey(flows, "MWh")
+    links = data.links[["source", "target", "value", "kind"]]
+    if args.json:
+        print(json.dumps({"unit": "MWh", "nodes": data.nodes, "links": _records(links),
+                          "balance": _records(data.balance), "plotly": data.to_plotly()}, indent=1, ensure_ascii=False))
+        return 0
+    _show(f"{args.node}: energy flows (MWh)", links, args)
+    if not args.csv:
+        _show("balance of each through-node", data.balance, args)
     return 0

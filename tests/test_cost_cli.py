@@ -35,6 +35,10 @@ def test_cost_of_a_node_under_flat_and_tou_tariffs(plant):
     # peak, flat the rest: 8 h valley, 9 h flat, 4 h peak, 3 h sharp at 400 kW (0.247/0.65/1.105/1.38125 CNY/kWh)
     expected = 400 * (8 * 0.247 + 9 * 0.65 + 4 * 1.105 + 3 * 1.38125)
     assert f"total: 9,600.00 kWh, {expected:,.2f} CNY" in out
+    code, out, err = plant("cost", "--node", "PA", "--from", "2025-07-01", "--to", "2025-07-02", "--demand")
+    assert code == 0, err
+    # 100 kWh per 15 min = 400 kW all day; Guangdong demand charge (assumed price) 32 CNY/kW/month
+    assert "demand charge total: 12,800.00 CNY (price assumed" in out and "priced: grid import (PA.MAIN.kWh)" in out
     code, _, err = plant("cost", "--node", "PA", "--from", "2025-07-01", "--to", "2025-07-02", "--tariff", "NOPE")
     assert code == 2 and "no tariff with id 'NOPE'" in err
 

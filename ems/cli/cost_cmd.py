@@ -24,6 +24,7 @@ def register(sub) -> None:
     c.add_argument("--by", choices=["day", "month"], default="day")
     c.add_argument("--centres", action="store_true",
                    help="cost per cost centre: each child node of --node, plus the unmetered remainder")
+    c.add_argument("--demand", action="store_true", help="also the monthly demand charge from the grid-import meters")
     c.add_argument("--out", help="write the cost table to FILE.csv / FILE.xlsx (both without a suffix)")
     c.add_argument("--list-tariffs", action="store_true", help="list the built-in tariffs and exit")
     c.set_defaults(handler=cmd_cost)
@@ -64,15 +65,42 @@ def _point(conn, code: str) -> dict:
     return match[0]
 
 
-def point_kwh_15min(conn, point: dict, start: pd.Timestamp, end: pd.Timestamp) -> pd.Series:
-    """A meter's energy per 15 min (kWh), indexed by interval end."""
+def point_kwh_15min(conn, point: dict, start: pd.Timestamp, end: pd.Timestamp, *, demand: bool = False
+                    ) -> pd.Series:
+    """A meter's energy per 15 min (kWh), indexed by interval end. With ``demand``, an interval holding a
+    delta that spans a data gap is NaN (its energy is billed, but it is no 15-min demand)."""
     from ems.readings.query import read_point
     from ems.units import conversion
 
     frame = read_point(conn, point, start, end, "15min")
     scale, _ = conversion(point["unit"], "kWh")
-    return pd.Series(frame["delta_sum"].astype(float).to_numpy() * scale,
-                     index=pd.DatetimeIndex(frame["bucket"]) + _QUARTER, name=point["code"])
+    values = frame["delta_sum"].astype(float).to_numpy() * scale
+    if demand:
+        values[frame["gap_flagged"].fillna(False).astype(bool).to_numpy()] = float("nan")
+    return pd.Series(values, index=pd.DatetimeIndex(frame["bucket"]) + _QUARTER, name=point["code"])
+
+
+def _demand(conn, args, node: str, tz: str, start, end) -> None:
+    """Print the monthly demand charge (基本电费) of the billed meters when the tariff has one."""
+    from ems.analytics.sources import role_points
+    from ems.analytics.tariff_cost import demand_charge
+    from ems.analytics.tariff_files import assigned_tariff
+
+    site, assigned, tariffs = _assignments(conn, args, node, start)
+    tariff = assigned_tariff(assigned, tariffs, site, (end - pd.Timedelta("1s")).date())
+    if tariff.demand_charge is None:
+        print(f"demand charge: {tariff.label} has none")
+        return
+    meters = role_points(conn, node).get("grid_import", [])
+    if not meters:
+        raise UserError(f"no grid-import meter (role grid_import) below '{node}' to read the demand from",
+                        where="--demand")
+    kwh = pd.concat([point_kwh_15min(conn, m, start, end, demand=True) for m in meters], axis=1).sum(axis=1, min_count=1)
+    table = demand_charge(kwh * 4.0, tariff, tz)
+    with pd.option_context("display.width", 160, "display.float_format", "{:,.2f}".format):
+        print(table.to_string(index=False))
+    print(f"demand charge total: {table['charge_cny'].sum():,.2f} CNY"
+          + (" (price assumed, not published: replace with the site's contract)" if tariff.demand_charge.assumed else ""))
 
 
 def _daily_max(conn, code: str | None, start, end) -> pd.Series | None:
@@ -202,6 +230,9 @@ def cmd_cost(args) -> int:
     print(f"total: {summary['kwh'].sum():,.2f} kWh, {summary['cost_cny'].sum():,.2f} CNY")
     for note in summary.attrs.get("assumptions", []):
         print(f"note: {note}")
+    if args.demand and args.node:
+        with database() as db, db.connection() as conn:
+            _demand(conn, args, args.node, tz, start, end)
     return 0
 
 

@@ -14,10 +14,8 @@ Rules shared by the energy queries:
   ts belongs to the bucket containing ``ts - 1 microsecond``; a date range [start, end] covers local
   midnight of ``start`` up to local midnight after ``end``. Bucket labels are naive local times.
 
-Speed: the local buckets are built first (a few hundred rows) and readings are joined to them by
-time range on the (point_id, ts) key, so no per-reading time-zone arithmetic is done. A year of
-15-min data for 150 points (5.3 M readings) sums in 1-3 s (30 days: ~0.1-0.3 s); the
-roll-up tables (hour/day/month per point) will take over these sums when they land.
+Speed: node energy comes from the roll-up tables (hour/day/month per node and medium), so a year of
+the demo group answers in milliseconds; single meters are read from their raw readings.
 """
 
 from __future__ import annotations
@@ -78,50 +76,39 @@ def top_node_ids(nodes: pd.DataFrame) -> list[int]:
 
 def energy_by_node(conn: psycopg.Connection, root_ids: list[int], visible: list[int], start: date, end: date,
                    grain: str, *, own_id: int | None = None) -> pd.DataFrame:
-    """Energy per root node subtree, medium, unit and local time bucket (``grain`` in :data:`GRAINS`).
+    """Energy per node, medium, unit and local time bucket (``grain`` in :data:`GRAINS`), from the
+    node roll-ups (``rollup_node``: the same membership rules as ``ems energy``, virtual site meters
+    and sub-meters counted once).
 
-    ``own_id``, when given, adds that node with only its directly attached points (used for "the
-    node's own meters" beside its children). Columns: :data:`ENERGY_COLUMNS`.
+    ``own_id``, when given, adds that node's energy not accounted for by its visible children
+    (its own meters, losses, unmetered loads), labelled as that node. Columns: :data:`ENERGY_COLUMNS`.
     """
     if grain not in GRAINS:
         raise ValueError(f"grain must be one of {GRAINS}, not {grain!r}")
     params = {"roots": list(root_ids), "visible": list(visible), "own": own_id, "grain": grain,
-              "step": f"1 {grain}", "quantities": list(ENERGY_QUANTITIES), **_range_params(start, end)}
+              **_range_params(start, end)}
     rows = conn.execute(
-        """WITH RECURSIVE m AS (
-               SELECT node_id, node_id AS root_id FROM node
-               WHERE node_id = ANY(%(roots)s) AND node_id = ANY(%(visible)s)
-               UNION ALL
-               SELECT n.node_id, m.root_id FROM node n JOIN m ON n.parent_id = m.node_id
-               WHERE n.node_id = ANY(%(visible)s)),
-           mm AS (
-               SELECT node_id, root_id FROM m
-               UNION ALL
-               SELECT node_id, node_id FROM node WHERE node_id = %(own)s AND node_id = ANY(%(visible)s)),
-           pts AS MATERIALIZED (
-               SELECT p.point_id, p.medium, p.unit, mm.root_id, rn.timezone
-               FROM point p JOIN mm ON mm.node_id = p.node_id JOIN node rn ON rn.node_id = mm.root_id
-               WHERE p.formula IS NULL AND p.kind IN ('cumulative', 'interval')
-                 AND p.quantity = ANY(%(quantities)s)
-                 AND NOT EXISTS (SELECT 1 FROM point pp JOIN mm m2 ON m2.node_id = pp.node_id
-                                 WHERE pp.point_id = p.parent_point_id AND m2.root_id = mm.root_id)),
-           -- the local buckets of each zone as UTC instants (lo, hi], clipped to the date range
-           b AS MATERIALIZED (
-               SELECT z.timezone, s AS bucket,
-                      greatest(s, %(start)s::timestamp) AT TIME ZONE z.timezone AS lo,
-                      least(s + %(step)s::interval, %(end)s::timestamp) AT TIME ZONE z.timezone AS hi
-               FROM (SELECT DISTINCT timezone FROM pts) z,
-                    generate_series(date_trunc(%(grain)s, %(start)s::timestamp),
-                                    %(end)s::timestamp - interval '1 microsecond', %(step)s::interval) s),
-           agg AS (
-               SELECT pts.root_id, pts.medium, pts.unit, b.bucket, sum(r.delta) AS total
-               FROM pts JOIN b ON b.timezone = pts.timezone
-               JOIN reading r ON r.point_id = pts.point_id AND r.ts > b.lo AND r.ts <= b.hi
-               WHERE r.delta IS NOT NULL
-               GROUP BY 1, 2, 3, 4)
-           SELECT agg.bucket, n.node_id, n.code, n.name_zh, n.name_en, n.level, agg.medium, agg.unit, agg.total
-           FROM agg JOIN node n ON n.node_id = agg.root_id
-           ORDER BY agg.medium, agg.unit, n.code, 1""", params).fetchall()
+        """WITH r AS (
+               SELECT n.node_id, r.medium, r.unit, (r.bucket AT TIME ZONE n.timezone) AS bucket, r.value
+               FROM node n JOIN rollup_node r ON r.node_id = n.node_id AND r.grain = %(grain)s
+                    AND r.bucket >= (%(start)s::timestamp AT TIME ZONE n.timezone)
+                    AND r.bucket < (%(end)s::timestamp AT TIME ZONE n.timezone)
+               WHERE n.node_id = ANY(%(visible)s)
+                 AND (n.node_id = ANY(%(roots)s) OR n.node_id = %(own)s)),
+           own AS (
+               SELECT o.node_id, o.medium, o.unit, o.bucket,
+                      o.value - coalesce(sum(c.value), 0) AS value
+               FROM r o LEFT JOIN node cn ON cn.parent_id = o.node_id AND cn.node_id = ANY(%(roots)s)
+               LEFT JOIN r c ON c.node_id = cn.node_id AND c.medium = o.medium AND c.bucket = o.bucket
+               WHERE o.node_id = %(own)s
+               GROUP BY o.node_id, o.medium, o.unit, o.bucket, o.value),
+           rows AS (
+               SELECT * FROM r WHERE node_id = ANY(%(roots)s) AND node_id IS DISTINCT FROM %(own)s
+               UNION ALL SELECT * FROM own)
+           SELECT rows.bucket, n.node_id, n.code, n.name_zh, n.name_en, n.level, rows.medium, rows.unit, rows.value
+           FROM rows JOIN node n ON n.node_id = rows.node_id
+           WHERE rows.value IS NOT NULL
+           ORDER BY rows.medium, rows.unit, n.code, 1""", params).fetchall()
     frame = pd.DataFrame(rows, columns=ENERGY_COLUMNS)
     frame["bucket"] = pd.to_datetime(frame["bucket"])
     return frame.astype({"total": "float64"})

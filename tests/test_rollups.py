@@ -98,3 +98,15 @@ def test_refresh_without_dirty_hours_is_a_no_op_and_overview(loaded, conn):
     assert conn.execute("SELECT count(*) FROM rollup_run").fetchone()[0] == runs
     overview = group_overview(conn, DAY - pd.Timedelta("31D"), DAY + pd.Timedelta("31D"))
     assert overview[["node", "medium", "value"]].values.tolist() == [["PA", "electricity", 158.0]]
+
+
+def test_a_late_reading_on_the_hour_updates_the_previous_hour(loaded, conn):
+    """A delta stamped 03:00 ends the 02:45-03:00 interval: the 02:00 hour bucket must be recomputed."""
+    pid = conn.execute("SELECT point_id FROM point WHERE code = 'PA.MAIN.kWh'").fetchone()[0]
+    before = point_buckets(conn, "PA.MAIN.kWh", "hour")["07-01 02:00"]
+    with conn.transaction():
+        conn.execute("""UPDATE reading SET delta = delta + 5 WHERE point_id = %s
+                        AND ts = timestamptz '2025-07-01 03:00+08'""", (pid,))
+        conn.execute("INSERT INTO dirty_hour (point_id, hour_utc) VALUES (%s, timestamptz '2025-07-01 03:00+08')", (pid,))
+    refresh_rollups(conn)
+    assert point_buckets(conn, "PA.MAIN.kWh", "hour")["07-01 02:00"] == before + 5

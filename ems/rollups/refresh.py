@@ -53,7 +53,7 @@ def refresh_rollups(conn: psycopg.Connection, *, membership: bool = True) -> Ref
         conn.execute("ANALYZE rb_dirty")
         conn.execute(
             """INSERT INTO rb_15 SELECT DISTINCT d.point_id, d.hour_utc + q * interval '15 minutes'
-               FROM rb_dirty d JOIN point p USING (point_id) CROSS JOIN generate_series(0, 3) q
+               FROM rb_dirty d JOIN point p USING (point_id) CROSS JOIN generate_series(-1, 3) q
                WHERE coalesce(p.interval_s, 60) < %s""", (FAST_SAMPLING_S,))
         conn.execute("ANALYZE rb_15")  # temp tables have no statistics: without them the joins go quadratic
         written += _refresh_15min(conn)
@@ -91,13 +91,14 @@ def _refresh_15min(conn: psycopg.Connection) -> int:
 
 def _refresh_hour(conn: psycopg.Connection) -> int:
     """Local-hour buckets overlapping a dirty UTC hour, recomputed from raw readings."""
+    # a delta stamped exactly on the hour ends the previous hour's last interval: that bucket is dirty too
     conn.execute("DROP TABLE IF EXISTS rb_hour")
     conn.execute(
         """CREATE TEMP TABLE rb_hour ON COMMIT DROP AS
            SELECT DISTINCT d.point_id, date_trunc('hour', d.hour_utc + o, n.timezone) AS bucket, n.timezone,
                   p.kind = 'instantaneous' AS instantaneous
            FROM rb_dirty d JOIN point p USING (point_id) JOIN node n USING (node_id)
-           CROSS JOIN (VALUES (interval '0'), (interval '59 minutes 59 seconds')) AS v(o)""")
+           CROSS JOIN (VALUES (interval '-1 microsecond'), (interval '0'), (interval '59 minutes 59 seconds')) AS v(o)""")
     conn.execute("ANALYZE rb_hour")
     conn.execute("""DELETE FROM rollup_point r USING rb_hour g
                     WHERE r.grain = 'hour' AND r.point_id = g.point_id AND r.bucket = g.bucket""")

@@ -172,7 +172,7 @@ def _virtual_grain(conn, pid, unit, kind, formula, refs, ref_ids, grain, table) 
         scale, offset = conversion(ref_unit, unit)
         series = wide[ref_id] if ref_id in wide else pd.Series(np.nan, index=wide.index)
         values[code] = series.astype(float) * scale + offset
-    result = evaluate(formula, values).reindex(pd.Index(buckets)).astype(float)
+    result = evaluate(formula, values).astype(float)   # buckets where some reference has a roll-up row
     conn.execute("DELETE FROM rollup_point WHERE grain = %s AND point_id = %s AND bucket = ANY(%s)",
                  (grain, pid, buckets))
     out = [(grain, pid, b, None if pd.isna(v) else float(v), int(flags.get(b, 0))) for b, v in result.items()]

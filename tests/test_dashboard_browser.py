@@ -21,6 +21,7 @@ from dashboards.auth import create_user
 from ems.assets.loader import load_asset_file
 from ems.assets.store import load_asset_model, points_frame
 from ems.readings.store import ensure_partitions, merge_stage, stage_readings
+from ems.rollups.refresh import refresh_rollups
 
 CHROMIUM = Path("/usr/bin/chromium")
 SMALL = Path(__file__).parent / "data" / "plant_small.yaml"
@@ -57,6 +58,8 @@ def _fill_two_weeks(conn) -> None:
             stage_readings(conn, frame)
             merge_stage(conn)
         conn.commit()
+    refresh_rollups(conn)   # the cockpit's node energy comes from the roll-ups
+    conn.commit()
 
 
 @pytest.fixture

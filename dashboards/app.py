@@ -13,14 +13,15 @@ from pathlib import Path
 import dash
 import flask
 import pandas as pd
+from dash import Input, Output, dcc, html
 
 from dashboards import queries
 from dashboards.auth import User
 from dashboards.context import require_context
 from dashboards.i18n import DEFAULT_LANGUAGE
-from dashboards.layout import shell
+from dashboards.layout import page, shell
 from dashboards.login import current_user, install_login
-from dashboards.pages import energy
+from dashboards.pages import energy, systems
 from ems.db.connection import Database
 
 ASSETS = Path(__file__).resolve().parent / "assets"
@@ -39,24 +40,35 @@ def create_app(db: Database, *, data_dir: Path | str) -> dash.Dash:
 
     def serve_layout():
         # Dash also calls this outside a request, and on the first request that passes the gate (which
-        # may be /login), to validate the layout: answer those with the empty page, never with data.
+        # may be /login), to validate the layout: the page itself is rendered by the router callback.
         if not flask.has_request_context() or current_user(db) is None:
             return _full_layout(DEFAULT_LANGUAGE, None)
+        return html.Div([dcc.Location(id="url", refresh=True), html.Div(id="page")])
+
+    @app.callback(Output("page", "children"), Input("url", "pathname"))
+    def _route(path: str | None):
         rc = require_context(db)
         with db.connection() as conn:
-            nodes = queries.visible_nodes(conn, rc.visible)
             extent = queries.data_extent(conn, rc.visible) if rc.visible else None
-        return shell(rc.user, rc.lang, energy.PAGE_KEY, energy.layout(rc.lang, nodes, extent))
+            nodes = queries.visible_nodes(conn, rc.visible)
+            if (path or "/").rstrip("/") == systems.PATH:
+                last = (pd.Timestamp(extent[1]).tz_convert(str(nodes["timezone"].iloc[0])).date()
+                        if extent and len(nodes) else None)
+                return page(rc.user, rc.lang, systems.PAGE_KEY,
+                            systems.layout(rc.lang, systems.systems(conn, rc.visible), last))
+        return page(rc.user, rc.lang, energy.PAGE_KEY, energy.layout(rc.lang, nodes, extent))
 
     # every id a callback uses must be known before the first request: validate against a full layout
     app.validation_layout = _full_layout(DEFAULT_LANGUAGE, None)
     app.layout = serve_layout
     energy.register_callbacks(app, db)
+    systems.register_callbacks(app, db)
     return app
 
 
 def _full_layout(lang: str, user: User | None) -> dash.html.Div:
-    """The page with every component (no data), for Dash's callback validation."""
+    """Every page's components (no data), for Dash's callback validation."""
     nodes = pd.DataFrame([{"node_id": 0, "code": "-", "parent_id": None, "level": "group", "name_zh": "-",
                            "name_en": "-", "timezone": "UTC", "depth": 0}])
-    return shell(user, lang, energy.PAGE_KEY, energy.layout(lang, nodes, None))
+    found = pd.DataFrame([{"node_id": 0, "code": "-", "name_zh": "-", "name_en": "-", "role": "-", "kind": "chiller"}])
+    return shell(user, lang, energy.PAGE_KEY, energy.layout(lang, nodes, None) + systems.layout(lang, found, None))

@@ -7,13 +7,17 @@ from dash import dcc, html
 from dashboards.auth import User
 from dashboards.i18n import tr
 
+PAGES = (("page.energy", "/"), ("page.systems", "/systems"))   # (title key, path) in menu order
+
 
 def header(user: User | None, lang: str, page_key: str) -> html.Header:
     """Product name, page title, the user and their role, the language toggle and log-out."""
     who = f"{user.label} · {tr('role.' + user.role, lang)}" if user else ""
+    nav = [html.A(tr(key, lang), href=path, className="cc-nav" + (" cc-nav-on" if key == page_key else ""),
+                  id=f"nav-{key.split('.')[-1]}") for key, path in PAGES]
     return html.Header(className="cc-header", children=[
         html.Span(tr("product", lang), className="cc-product"),
-        html.Span(tr(page_key, lang), className="cc-page"),
+        html.Nav(nav, className="cc-navbar"),
         html.Span(className="cc-spacer"),
         html.Span(who, id="user-label", className="cc-user"),
         html.Button(tr("language.toggle", lang), id="lang-toggle", n_clicks=0),
@@ -21,10 +25,15 @@ def header(user: User | None, lang: str, page_key: str) -> html.Header:
     ])
 
 
+def page(user: User | None, lang: str, page_key: str, body: list) -> list:
+    """Header + page body: what the router callback puts into the ``page`` container."""
+    return [header(user, lang, page_key), html.Main(body, className="cc-main")]
+
+
 def shell(user: User | None, lang: str, page_key: str, body: list) -> html.Div:
-    """Header + page body. ``url`` lets callbacks reload the page (after a language switch)."""
-    return html.Div([dcc.Location(id="url", refresh=True), header(user, lang, page_key),
-                     html.Main(body, className="cc-main")])
+    """The whole document: ``url`` (the router's input; callbacks set it to reload the page after a
+    language switch) and the ``page`` container."""
+    return html.Div([dcc.Location(id="url", refresh=True), html.Div(page(user, lang, page_key, body), id="page")])
 
 
 def card(title: str, children: list, hint: str | None = None, **kwargs) -> html.Section:

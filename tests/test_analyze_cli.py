@@ -152,3 +152,31 @@ def test_sankey_follows_the_meter_tree_and_balances_the_site_meter(run, demo_url
     balance = {b["node"]: b for b in data["balance"]}
     assert balance[site]["within_tolerance"] is True
     assert len(data["plotly"]["link"]["source"]) == len([v for v in links.values() if v > 0])
+
+
+def test_cockpit_systems_page_kpis_and_scope(demo_url):
+    """The plant-systems page computes the same KPIs, and only for systems inside the user's scope."""
+    from datetime import date
+
+    from dash.exceptions import PreventUpdate
+
+    from dashboards.auth import create_user, visible_node_ids
+    from dashboards.pages.systems import kpi_figure, kpi_table, system_kpis, systems
+
+    with psycopg.connect(demo_url) as conn:
+        ids = dict(conn.execute("SELECT code, node_id FROM node").fetchall())
+        everything = list(ids.values())
+        found = systems(conn, everything)
+        assert set(found["code"]) == {"QD.CHP", "QD.AIR", "FS.CHP", "FS.AIR"}
+        kind, daily, monthly = system_kpis(conn, ids["QD.CHP"], everything, date(2025, 7, 1), date(2025, 7, 21))
+        assert kind == "chiller" and len(daily) == 21 and len(monthly) == 1
+        plant, cooling = raw_sum(demo_url, "QD.CHP.kWh"), raw_sum(demo_url, "QD.CHW.kWh")
+        assert monthly["kw_per_kw"].iloc[0] == pytest.approx(plant / cooling, rel=0.01)
+        assert len(kpi_figure(daily, kind, "zh").data) == 2
+        assert "kW/RT" in str(kpi_table(monthly, kind, "en"))
+        fs_user = create_user(conn, "fs-only", "pw-fs-1", "energy_manager", scope_codes=["FS"])
+        conn.commit()
+        fs_visible = visible_node_ids(conn, fs_user)
+        assert set(systems(conn, fs_visible)["code"]) == {"FS.CHP", "FS.AIR"}
+        with pytest.raises(PreventUpdate):   # another plant's system: nothing comes back
+            system_kpis(conn, ids["QD.CHP"], fs_visible, date(2025, 7, 1), date(2025, 7, 21))

@@ -110,9 +110,13 @@ def test_login_wrong_password_and_csrf(client):
 def test_login_then_scoped_data_then_logout(client):
     ok = _login(client, "qd", "pw-qd", next_url="//evil.example/")
     assert ok.status_code == 302 and ok.headers["Location"] == "/"  # no open redirect
-    layout = client.get("/_dash-layout")
-    assert layout.status_code == 200
-    text = layout.get_data(as_text=True)
+    assert client.get("/_dash-layout").status_code == 200
+    routed = client.post("/_dash-update-component", json={
+        "output": "page.children", "outputs": {"id": "page", "property": "children"},
+        "inputs": [{"id": "url", "property": "pathname", "value": "/"}], "changedPropIds": ["url.pathname"],
+        "state": []})
+    assert routed.status_code == 200
+    text = routed.get_data(as_text=True)
     assert "Qingdao Plant" in text and "Foshan Plant" not in text and "Energy by plant and medium" in text
     answer = client.post("/_dash-update-component", json=_callback_body("2025-07-01", "2025-07-01"))
     assert answer.status_code == 200

@@ -123,6 +123,11 @@ def test_login_chart_language_drill_and_meter(served):
 
             SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+            # the plant-systems page: routed by path, in the user's language; this plant has no chiller BTU meter
+            page.click("#nav-systems")
+            page.wait_for_selector("#no-systems")
+            assert "冷冻站" in page.inner_text("#no-systems") and "/systems" in page.url
         finally:
             browser.close()
     assert errors == []

@@ -195,15 +195,16 @@ def register_callbacks(app: Dash, db: Database) -> None:
             frame = queries.meter_series(conn, point, lo, hi, grain)
         return meter_figure(frame, point, rc.lang, grain)
 
-    @app.callback(Output("url", "href"), Input("lang-toggle", "n_clicks"), prevent_initial_call=True)
-    def _toggle_language(n_clicks: int):
+    @app.callback(Output("url", "href"), Input("lang-toggle", "n_clicks"), State("url", "pathname"),
+                  prevent_initial_call=True)
+    def _toggle_language(n_clicks: int, path: str | None):
         rc = require_context(db)
         if not n_clicks:
             raise PreventUpdate
         new = "en" if rc.lang == "zh" else "zh"
         with db.connection() as conn:
             set_language(conn, rc.user.user_id, new)
-        return f"/?lang={new}"
+        return f"{path if path and path.startswith('/') else '/'}?lang={new}"
 
 
 def _path(nodes: pd.DataFrame, node_id: int, lang: str) -> str:

@@ -21,7 +21,7 @@ from dashboards.context import require_context
 from dashboards.i18n import DEFAULT_LANGUAGE
 from dashboards.layout import page, shell
 from dashboards.login import current_user, install_login
-from dashboards.pages import energy, systems
+from dashboards.pages import carbon, energy, systems
 from ems.db.connection import Database
 
 ASSETS = Path(__file__).resolve().parent / "assets"
@@ -51,6 +51,9 @@ def create_app(db: Database, *, data_dir: Path | str) -> dash.Dash:
         with db.connection() as conn:
             extent = queries.data_extent(conn, rc.visible) if rc.visible else None
             nodes = queries.visible_nodes(conn, rc.visible)
+            if (path or "/").rstrip("/") == carbon.PATH:
+                years = sorted(set(carbon.inventories(conn, rc.visible)["year"].astype(int)))
+                return page(rc.user, rc.lang, carbon.PAGE_KEY, carbon.layout(rc.lang, years))
             if (path or "/").rstrip("/") == systems.PATH:
                 last = (pd.Timestamp(extent[1]).tz_convert(str(nodes["timezone"].iloc[0])).date()
                         if extent and len(nodes) else None)
@@ -63,6 +66,7 @@ def create_app(db: Database, *, data_dir: Path | str) -> dash.Dash:
     app.layout = serve_layout
     energy.register_callbacks(app, db)
     systems.register_callbacks(app, db)
+    carbon.register_callbacks(app, db)
     return app
 
 
@@ -71,4 +75,5 @@ def _full_layout(lang: str, user: User | None) -> dash.html.Div:
     nodes = pd.DataFrame([{"node_id": 0, "code": "-", "parent_id": None, "level": "group", "name_zh": "-",
                            "name_en": "-", "timezone": "UTC", "depth": 0}])
     found = pd.DataFrame([{"node_id": 0, "code": "-", "name_zh": "-", "name_en": "-", "role": "-", "kind": "chiller"}])
-    return shell(user, lang, energy.PAGE_KEY, energy.layout(lang, nodes, None) + systems.layout(lang, found, None))
+    return shell(user, lang, energy.PAGE_KEY, energy.layout(lang, nodes, None) + systems.layout(lang, found, None)
+                 + carbon.layout(lang, [2000]))

@@ -1,8 +1,8 @@
 """Serve the cockpit: ``serve(db, host, port, data_dir)``.
 
 This runs Flask's built-in (werkzeug) server, threaded, which is fine for ``ems demo`` and for a
-single user on one machine. Production will run the same ``create_app(...).server`` WSGI app under
-a real WSGI server (e.g. gunicorn or waitress) behind TLS; that comes with the full cockpit.
+single user on one machine. Production runs the same WSGI app (:func:`wsgi_app`) under waitress:
+``ems serve`` (ems/service), behind TLS at a reverse proxy.
 """
 
 from __future__ import annotations
@@ -17,3 +17,8 @@ def serve(db: Database, host: str = "127.0.0.1", port: int = 8050, *, data_dir: 
     """Run the cockpit at http://host:port until interrupted (blocks)."""
     app = create_app(db, data_dir=data_dir)
     app.server.run(host=host, port=port, debug=False, threaded=True, use_reloader=False)
+
+
+def wsgi_app(db: Database, *, data_dir: Path | str):
+    """The cockpit as a WSGI application (for a production WSGI server)."""
+    return create_app(db, data_dir=data_dir).server

@@ -180,3 +180,25 @@ def test_cockpit_systems_page_kpis_and_scope(demo_url):
         assert set(systems(conn, fs_visible)["code"]) == {"FS.CHP", "FS.AIR"}
         with pytest.raises(PreventUpdate):   # another plant's system: nothing comes back
             system_kpis(conn, ids["QD.CHP"], fs_visible, date(2025, 7, 1), date(2025, 7, 21))
+
+
+def test_cockpit_carbon_page_shows_the_engine_figures_within_scope(run, demo_url):
+    """`ems demo` leaves draft inventories; the carbon page shows the engine's numbers, scoped."""
+    from dashboards.auth import create_user, visible_node_ids
+    from dashboards.pages.carbon import SCOPES, inventories, plant_rows
+
+    code, out, err = run("inventory", "compute", "--year", "2025", "--node", "CCG", "--json")
+    assert code == 0, err
+    engine = json.loads(out)
+    with psycopg.connect(demo_url) as conn:
+        ids = dict(conn.execute("SELECT code, node_id FROM node").fetchall())
+        frame = inventories(conn, list(ids.values()), 2025)
+        group = frame[frame["code"] == "CCG"].iloc[0]
+        for key, _ in SCOPES:
+            assert group["summary"][key] == engine[key]
+        fs_user = create_user(conn, "fs-carbon", "pw-fs-2", "viewer", scope_codes=["FS"])
+        conn.commit()
+        fs_visible = visible_node_ids(conn, fs_user)
+        rows = plant_rows(frame, fs_visible, {"FS"} | {c for c, i in ids.items() if i in fs_visible})
+    assert list(rows["plant"]) == ["FS"]                     # QD never appears for an FS user
+    assert rows["scope2_market_tco2e"].iloc[0] == engine["by_plant"]["FS"]["scope2_market_tco2e"]

@@ -128,6 +128,9 @@ def test_login_chart_language_drill_and_meter(served):
             page.click("#nav-systems")
             page.wait_for_selector("#no-systems")
             assert "冷冻站" in page.inner_text("#no-systems") and "/systems" in page.url
+            page.click("#nav-carbon")
+            page.wait_for_selector("#no-inventories")
+            assert "ems inventory compute" in page.inner_text("#no-inventories")
         finally:
             browser.close()
     assert errors == []

@@ -33,6 +33,32 @@ def _step(msg: str, t0: float) -> None:
     print(f"[{time.perf_counter() - t0:6.1f} s] {msg}", flush=True)
 
 
+def _carbon_inventories(conn, start: str, days: int) -> list[int]:
+    """Metered activity from the roll-ups and a draft inventory of the group and each plant per calendar
+    year the demo covers (locked or in-review inventories are left as they are)."""
+    import datetime as dt
+
+    from cms import inventory_store
+    from cms.engine import Settings
+    from cms.rollup_activity import sync_rollup_activity
+
+    first = dt.date.fromisoformat(start)
+    last = first + dt.timedelta(days=days - 1)
+    years = list(range(first.year, last.year + 1))
+    plants = [r[0] for r in conn.execute("SELECT code FROM node WHERE level = 'plant' ORDER BY code")]
+    roots = [r[0] for r in conn.execute("SELECT code FROM node WHERE parent_id IS NULL ORDER BY code")] + plants
+    for year in years:
+        lo, hi = dt.date(year, 1, 1), dt.date(year + 1, 1, 1)
+        sync_rollup_activity(conn, plants, lo, hi)
+        for root in roots:
+            existing = inventory_store.find(conn, root, lo, hi)
+            if existing is None or existing["status"] == "draft":
+                inventory_store.save_draft(conn, Settings(root=root, period_start=lo, period_end=hi), "ems demo",
+                                           year=year)
+    conn.commit()
+    return years
+
+
 def cmd_demo(args) -> int:
     from ems.assets.loader import load_asset_file
     from ems.assets.store import load_asset_model
@@ -85,6 +111,10 @@ def cmd_demo(args) -> int:
 
         res = refresh_rollups(conn)
     _step(f"roll-ups refreshed: {res.dirty_hours:,} point-hours, {res.rows_written:,} rows ({res.seconds:.1f} s)", t0)
+
+    with db.connection() as conn:
+        years = _carbon_inventories(conn, args.start, args.days)
+    _step(f"carbon: draft Scope 1/2 inventories of the group and its plants for {', '.join(map(str, years))}", t0)
 
     with db.connection() as conn:
         from dashboards.auth import create_user

@@ -40,7 +40,11 @@ def register(sub) -> None:
     p.set_defaults(handler=cmd_zc_packs)
     a = zsub.add_parser("assess", help="evaluate a pack against one plant-year input record")
     a.add_argument("--pack", required=True, help="pack id, id@version, or a pack YAML file")
-    a.add_argument("--input", required=True, help="input record YAML (plant, year, energy_mwh, ...)")
+    source = a.add_mutually_exclusive_group(required=True)
+    source.add_argument("--input", help="input record YAML (plant, year, energy_mwh, ...)")
+    source.add_argument("--plant", help="build the record from stored data (roll-ups, inventory, instruments, "
+                                        "offsets) of this plant; needs --year")
+    a.add_argument("--year", type=int, help="with --plant: the reporting year")
     a.add_argument("--set", dest="params", action="append", default=[], metavar="NAME=VALUE",
                    help="set a configurable pack parameter (repeatable)")
     a.add_argument("--json", action="store_true", help="print JSON")
@@ -165,7 +169,17 @@ def cmd_zc_assess(args) -> int:
     pack = find_pack(args.pack)
     if args.params:
         pack = configure(pack, _params(args.params))
-    result = assess(pack, load_record(args.input))
+    if args.plant:
+        if args.year is None:
+            raise UserError("--plant needs --year", where="--year")
+        from cms.zerocarbon_inputs import plant_record
+        from ems.cli.common import database
+
+        with database() as db, db.connection() as conn:
+            record = plant_record(conn, args.plant, args.year)
+    else:
+        record = load_record(args.input)
+    result = assess(pack, record)
     if args.json:
         print(json.dumps(result.as_dict(), indent=2, ensure_ascii=False))
     else:

@@ -202,3 +202,24 @@ def test_cockpit_carbon_page_shows_the_engine_figures_within_scope(run, demo_url
         rows = plant_rows(frame, fs_visible, {"FS"} | {c for c, i in ids.items() if i in fs_visible})
     assert list(rows["plant"]) == ["FS"]                     # QD never appears for an FS user
     assert rows["scope2_market_tco2e"].iloc[0] == engine["by_plant"]["FS"]["scope2_market_tco2e"]
+
+
+def test_zero_carbon_assessment_from_stored_data(run, demo_url):
+    from cms.zerocarbon_inputs import plant_record
+
+    with psycopg.connect(demo_url) as conn:
+        rec = plant_record(conn, "QD", 2025)
+    site = (raw_sum(demo_url, "QD.MAIN.kWh") + raw_sum(demo_url, "QD.PV.kWh") + raw_sum(demo_url, "QD.BAT.DIS.kWh")
+            - raw_sum(demo_url, "QD.BAT.CHG.kWh")) / 1000
+    assert rec.energy_mwh["electricity"] == pytest.approx(site, rel=1e-9)
+    assert rec.renewable_electricity_mwh["onsite_pv"] == pytest.approx(raw_sum(demo_url, "QD.PV.kWh") / 1000, rel=1e-9)
+    assert rec.scope1_tco2e > 0 and rec.scope2_market_tco2e > 0 and rec.offsets_retired_tco2e == 0
+    code, out, err = run("zerocarbon", "assess", "--pack", "RE100-OFFSET100", "--plant", "QD", "--year", "2025",
+                         "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["outcome"] == "not_met"
+    assert result["renewable_electricity_share"] == pytest.approx(rec.renewable_electricity_mwh["onsite_pv"] / site)
+    assert result["residual_tco2e"] == pytest.approx(rec.scope1_tco2e + rec.scope2_market_tco2e)
+    code, _, err = run("zerocarbon", "assess", "--pack", "RE100-OFFSET100", "--plant", "QD")
+    assert code == 2 and "--plant needs --year" in err

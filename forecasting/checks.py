@@ -107,7 +107,7 @@ def check_target(y: pd.Series, freq: pd.Timedelta, limits: CheckLimits | None = 
     if completeness < limits.min_completeness:
         report.failures.append(f"completeness {completeness:.1%} is below {limits.min_completeness:.0%}")
     elif completeness < 1:
-        report.warnings.append(f"completeness {completeness:.1%}: {n_expected - n_present} steps missing")
+        report.warnings.append(f"completeness {completeness:.2%}: {n_expected - n_present} steps missing")
     if n_present and np.nanstd(values) == 0:
         report.failures.append(f"the series is constant ({values[~np.isnan(values)][0]:g})")
     elif run >= limits.flatline_days * day:

@@ -54,7 +54,7 @@ def _clean(obj):
 def cmd_backtest(args) -> int:
     from forecasting.backtest import backtest, rolling_origins
     from forecasting.checks import require_ok
-    from forecasting.contract import Spec
+    from forecasting.contract import Spec, step_text
     from forecasting.data import horizon_steps, parse_freq, read_csv_series
     from forecasting.models import parse_models
 
@@ -80,7 +80,8 @@ def cmd_backtest(args) -> int:
         out = result.as_dict() | {"checks": {"completeness": check.completeness, "warnings": check.warnings}}
         print(json.dumps(_clean(out), default=str))
         return 0
-    print(f"{args.target_col}: {len(origins)} origins, horizon {steps} x {freq}")
+    print(f"{args.target_col}: {len(origins)} origins, horizon {steps} x {step_text(freq)} "
+          f"({step_text(steps * freq)})")
     for w in check.warnings:
         print(f"warning: {w}")
     print(f"{'model':<12}{'MAE':>10}{'RMSE':>10}{'CV(RMSE)':>10}{'NMBE':>9}{'MASE':>7}{'pinball':>10}"

@@ -30,6 +30,16 @@ def quantile_label(q: float) -> str:
     return f"p{q * 100:g}"
 
 
+def step_text(delta: pd.Timedelta) -> str:
+    """pd.Timedelta('15min') -> '15min', 1 day -> '1d', 90 min -> '90min'."""
+    minutes = delta / pd.Timedelta("1min")
+    if minutes % 1440 == 0:
+        return f"{int(minutes // 1440)}d"
+    if minutes % 60 == 0:
+        return f"{int(minutes // 60)}h"
+    return f"{minutes:g}min"
+
+
 def check_quantiles(quantiles: Sequence[float]) -> tuple[float, ...]:
     qs = tuple(sorted({float(q) for q in quantiles}))
     if not qs or any(not 0.0 < q < 1.0 for q in qs):

@@ -78,8 +78,9 @@ class DirectDesign:
 
 
 def training_rows(spec: Spec, history: pd.DataFrame, max_rows: int = 60_000, min_issue: int | None = None
-                  ) -> tuple[pd.DataFrame, np.ndarray]:
-    """Training matrix and targets from a history frame (rows with an unknown target dropped).
+                  ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Training matrix, targets and issue positions from a history frame (rows with an unknown target
+    dropped), in issue order.
 
     Issue positions are taken every ``stride`` steps, the stride chosen to keep at most about
     ``max_rows`` rows; a stride coprime with a day spreads issue times over all times of day.
@@ -101,7 +102,8 @@ def training_rows(spec: Spec, history: pd.DataFrame, max_rows: int = 60_000, min
     target = np.full(tau.shape, np.nan)
     target[keep] = y[tau[keep]]
     keep &= ~np.isnan(target)
-    return frame[keep].reset_index(drop=True), target[keep]
+    issue_pos = np.repeat(issue, horizon)
+    return frame[keep].reset_index(drop=True), target[keep], issue_pos[keep]
 
 
 def forecast_rows(spec: Spec, history: pd.DataFrame, future: pd.DataFrame) -> pd.DataFrame:

@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 
 from forecasting.backtest import BacktestResult
+from forecasting.contract import step_text
 
 _COLS = [("mae", "MAE", "{:.4g}"), ("rmse", "RMSE", "{:.4g}"), ("cv_rmse", "CV(RMSE)", "{:.1%}"),
          ("nmbe", "NMBE", "{:+.1%}"), ("mase", "MASE", "{:.3f}"), ("pinball", "pinball", "{:.4g}"),
@@ -26,8 +27,8 @@ def markdown(result: BacktestResult, title: str = "Forecast backtest", source: s
     lines = [f"# {title}", ""]
     if source:
         lines.append(f"Data: `{source}`  ")
-    lines += [f"Target: `{spec.target}`, step {spec.freq}, horizon {spec.horizon} steps "
-              f"({spec.horizon * spec.freq}), quantiles {', '.join(spec.labels)}  ",
+    lines += [f"Target: `{spec.target}`, step {step_text(spec.freq)}, horizon {spec.horizon} steps "
+              f"({step_text(spec.horizon * spec.freq)}), quantiles {', '.join(spec.labels)}  ",
               f"Origins: {len(result.origins)} ({result.origins[0]} .. {result.origins[-1]}); each model sees only "
               f"the data up to its origin; future-known inputs: {', '.join(spec.future_known) or 'none'}", "",
               "| model | " + " | ".join(c[1] for c in _COLS) + " | fit s |",
@@ -63,9 +64,9 @@ def plot_last_origin(result: BacktestResult, path: Path) -> bool:
     for i, (name, g) in enumerate(fc.groupby("model", sort=False)):
         if i == 0:
             ax.plot(g["ts"], g["actual"], color="black", lw=1.5, label="actual")
-        ax.plot(g["ts"], g["p50"], lw=1, label=name)
+        (line,) = ax.plot(g["ts"], g["p50"], lw=1, label=name)
         if name not in ("naive_day", "naive_week"):
-            ax.fill_between(g["ts"], g[lo], g[hi], alpha=0.15)
+            ax.fill_between(g["ts"], g[lo], g[hi], alpha=0.12, color=line.get_color())
     ax.set_title(f"{result.spec.target}: forecasts issued {result.origins[-1]}")
     ax.legend(fontsize=8)
     fig.tight_layout()

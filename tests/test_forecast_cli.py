@@ -38,13 +38,28 @@ def test_backtest_json_on_any_csv(tmp_path, capsys):
     assert "| sarimax |" in report and "naive_week" in report
 
 
+def test_report_plot_when_matplotlib_is_installed(tmp_path):
+    pytest.importorskip("matplotlib")
+    from forecasting.backtest import backtest, rolling_origins
+    from forecasting.contract import Spec
+    from forecasting.report import write_report
+
+    frame = load_series(days=10, freq="1h")
+    spec = Spec(target="load", freq="1h", horizon=12, tz="Asia/Shanghai")
+    result = backtest(frame, spec, ["ets"], rolling_origins(frame.index, spec, folds=2))
+    path = write_report(result, tmp_path / "bt.md", source="synthetic")
+    png = tmp_path / "bt.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
+    assert "![last origin](bt.png)" in path.read_text()
+
+
 def test_backtest_table_output(tmp_path, capsys):
     path = _csv(tmp_path, load_series(days=16, freq="1h"))
     code = main(["forecast", "backtest", "--csv", path, "--time-col", "time", "--target-col", "load",
                  "--freq", "1h", "--horizon", "6h", "--models", "ets", "--folds", "1", "--calendar", "none"])
     out = capsys.readouterr().out
     assert code == 0
-    assert out.splitlines()[0] == "load: 1 origins, horizon 6 x 0 days 01:00:00"
+    assert out.splitlines()[0] == "load: 1 origins, horizon 6 x 1h (6h)"
     assert any(line.startswith("naive_week") for line in out.splitlines())
 
 

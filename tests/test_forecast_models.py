@@ -11,6 +11,7 @@ from forecasting.calendar_features import calendar_features
 from forecasting.contract import Spec, check_quantiles, quantile_label
 from forecasting.models import MODEL_NAMES, build, parse_models
 from forecasting.synthetic import load_series, zone_series
+from forecasting.whatif import scenarios
 
 FAST = {"gbm": {"max_iter": 40, "max_leaf_nodes": 15, "max_rows": 3000}, "ets": {"window_days": 21}, "sarimax": {"window_days": 14}}
 
@@ -75,11 +76,13 @@ def test_controllable_input_answers_what_if():
     hist, fut = frame.iloc[:-8], frame.iloc[-8:]
     model = build("gbm", spec, max_iter=150, max_rows=20000).fit(hist)
     plan = fut[["outdoor_temp_c", "chw_supply_temp_c"]].copy()
-    cold = model.predict(hist, plan.assign(chw_supply_temp_c=5.5))["p50"]
-    warm = model.predict(hist, plan.assign(chw_supply_temp_c=8.5))["p50"]
+    runs = scenarios(model, hist, plan, "chw_supply_temp_c", [5.5, 8.5])
+    cold, warm = runs[5.5]["p50"], runs[8.5]["p50"]
     assert (warm.iloc[4:] - cold.iloc[4:]).mean() > 0.3
     actual = model.predict(hist, plan)["p50"]
     assert float(np.mean(np.abs(actual - fut["zone_temp_c"]))) < 0.3  # the 2 h zone target
+    with pytest.raises(UserError, match="not a future-known input"):
+        scenarios(model, hist, plan, "zone_temp_c", [1.0])
 
 
 def test_future_frame_must_not_carry_the_target(hourly):

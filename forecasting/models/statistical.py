@@ -13,9 +13,8 @@
 
 from __future__ import annotations
 
-import warnings
-
 import functools
+import warnings
 
 import numpy as np
 import pandas as pd

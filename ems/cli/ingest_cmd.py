@@ -30,6 +30,10 @@ def register(sub) -> None:
     csv.add_argument("--json", action="store_true", help="print one JSON report per file")
     csv.set_defaults(handler=cmd_csv)
 
+    from ems.connectors.cli import add_serve  # ems ingest serve: live connectors (MQTT, OPC UA, Modbus)
+
+    add_serve(isub)
+
 
 def cmd_csv(args) -> int:
     from ems.ingest.mapping import read_mapping

@@ -126,6 +126,19 @@ def _import(conn, path: Path, batch_id: int, *, direct: bool, tz, rules, mapping
     # small chunks keep the writer thread and the server busy while the next chunk is parsed
     info, chunks = open_export(path, tz=tz, label=label, interval=interval, chunk_rows=_CHUNK_ROWS)
     report.layout, report.encoding = info.layout, info.encoding
+    return ingest_chunks(conn, chunks, report, direct=direct, tz=tz, rules=rules, mapping=mapping,
+                         tag_units=info.tag_units, notes=info.notes, correct=correct, edited_by=edited_by,
+                         source=source, reason=f"re-import of {path.name}")
+
+
+def ingest_chunks(conn, chunks, report: IngestReport, *, direct: bool, tz: str, rules: dict[str, PointRule],
+                  mapping, tag_units: dict[str, str], notes: list[str], correct: bool, edited_by: str, source: str,
+                  reason: str) -> IngestReport:
+    """Validate, count and store parsed chunks (historian files and live batches share this path).
+
+    Call inside a transaction. ``report.batch_id`` and ``report.file`` label the stored rows and the
+    quarantine; ``notes`` is read once the chunks are consumed (the historian parser fills it late)."""
+    batch_id = report.batch_id
     by_id = {r.point_id: r for r in rules.values()}
     cumulative = [p for p, r in by_id.items() if r.kind == "cumulative"]
     stored_last = last_stored_ts(conn, list(by_id))
@@ -169,7 +182,7 @@ def _import(conn, path: Path, batch_id: int, *, direct: bool, tz, rules, mapping
             report.empty_cells += chunk.empty_cells
             report.duplicates += chunk.exact_duplicates
             new_tags = [t for t in pd.unique(chunk.readings["tag"].astype(str)) if t not in resolved]
-            resolved.update(resolve_tags(new_tags, rules, mapping, info.tag_units))
+            resolved.update(resolve_tags(new_tags, rules, mapping, tag_units))
             accepted, bad = validate_chunk(chunk.readings, resolved, tz)
             for part in (chunk.rejects, bad):
                 if len(part):
@@ -187,7 +200,7 @@ def _import(conn, path: Path, batch_id: int, *, direct: bool, tz, rules, mapping
         raise
     if writer is not None:
         writer.close()
-    report.notes.extend(info.notes)  # complete once the chunks are consumed
+    report.notes.extend(notes)  # complete once the chunks are consumed
 
     late_rows = Emitted.concat(late)
     merged = None
@@ -198,8 +211,7 @@ def _import(conn, path: Path, batch_id: int, *, direct: bool, tz, rules, mapping
             ensure_partitions(conn, pd.Timestamp(months_late.min()).tz_localize("UTC"),
                               pd.Timestamp(months_late.max()).tz_localize("UTC"))
             stage_readings(conn, _frame(late_rows, batch_id))
-        merged = merge_stage(conn, correct=correct, edited_by=edited_by, reason=f"re-import of {path.name}",
-                             mark=False)
+        merged = merge_stage(conn, correct=correct, edited_by=edited_by, reason=reason, mark=False)
         report.accepted += merged.inserted
         report.duplicates += merged.exact_duplicates
         report.corrected = merged.corrected
@@ -214,7 +226,7 @@ def _import(conn, path: Path, batch_id: int, *, direct: bool, tz, rules, mapping
 
     for part in rejects:
         report.quarantined.update(part["reason"].value_counts().to_dict())
-        write_quarantine(conn, part, batch_id=batch_id, source=source, file=str(path))
+        write_quarantine(conn, part, batch_id=batch_id, source=source, file=report.file)
     _write_events(conn, events, batch_id, report)
     if dirty:
         pairs = np.array(sorted(dirty), dtype=np.int64)

@@ -79,6 +79,9 @@ def register(sub) -> None:
         p = vs.add_parser(name, help=text)
         _period(p)
         p.set_defaults(handler=handler)
+    from cms.restate_cli import register_inventory_actions  # restate, base-year
+
+    register_inventory_actions(vs)
 
 
 def _period(p) -> None:

@@ -28,7 +28,10 @@ def register(sub) -> None:
     sh.add_argument("--node", required=True, help="the target set's node (all plants) or one plant code")
     sh.add_argument("--year", required=True, type=int)
     sh.add_argument("--set", dest="set_id", help="only this target set id")
-    sh.add_argument("--actuals", help="CSV: plant, year, emissions_tco2e[, denominator] (gross, target scope)")
+    src = sh.add_mutually_exclusive_group()
+    src.add_argument("--actuals", help="CSV: plant, year, emissions_tco2e[, denominator] (gross, target scope)")
+    src.add_argument("--inventories", action="store_true",
+                     help="actuals from the stored inventories (latest revision per plant and year)")
     sh.add_argument("--json", action="store_true", help="print JSON")
     sh.set_defaults(handler=cmd_target_show)
 
@@ -93,6 +96,20 @@ def _nan_none(v):
     return None if isinstance(v, float) and math.isnan(v) else v
 
 
+def _inventory_actuals(conn, sets, year: int) -> pd.DataFrame:
+    """Actual gross emissions per plant and year from the stored inventories, in each set's scope."""
+    from cms.zerocarbon_inputs import _emissions
+
+    rows = []
+    for ts in sets:
+        for plant in ts.plants:
+            em = _emissions(conn, plant, year)
+            values = [em.get(f"{scope}_tco2e") for scope in ts.scope]
+            if em and all(v is not None for v in values):
+                rows.append({"plant": plant, "year": year, "emissions_tco2e": float(sum(values))})
+    return pd.DataFrame(rows, columns=["plant", "year", "emissions_tco2e"])
+
+
 def cmd_target_show(args) -> int:
     from cms.targets import gaps, trajectory
     from cms.targets_assets import retired_frame
@@ -102,6 +119,8 @@ def cmd_target_show(args) -> int:
     actuals = _read_actuals(args.actuals) if args.actuals else None
     with database() as db, db.connection() as conn:
         sets = [s for s in target_sets_for_node(conn, args.node) if not args.set_id or s.id == args.set_id]
+        if actuals is None and args.inventories:
+            actuals = _inventory_actuals(conn, sets, args.year)
         offsets = retired_frame(retirements(conn, year=args.year)) if actuals is not None else None
     if not sets:
         raise UserError(f"no target set covers node '{args.node}' (load one with 'ems target set FILE')",

@@ -21,7 +21,7 @@ from dashboards.context import require_context
 from dashboards.i18n import DEFAULT_LANGUAGE
 from dashboards.layout import page, shell
 from dashboards.login import current_user, install_login
-from dashboards.pages import carbon, energy, systems
+from dashboards.pages import carbon, energy, overview, systems
 from ems.db.connection import Database
 
 ASSETS = Path(__file__).resolve().parent / "assets"
@@ -51,6 +51,10 @@ def create_app(db: Database, *, data_dir: Path | str) -> dash.Dash:
         with db.connection() as conn:
             extent = queries.data_extent(conn, rc.visible) if rc.visible else None
             nodes = queries.visible_nodes(conn, rc.visible)
+            if (path or "/").rstrip("/") == overview.PATH:
+                years = sorted(set(carbon.inventories(conn, rc.visible)["year"].astype(int)))
+                wall = flask.request.args.get("screen") == "wall" or "screen=wall" in (flask.request.referrer or "")
+                return page(rc.user, rc.lang, overview.PAGE_KEY, overview.layout(rc.lang, years, wall))
             if (path or "/").rstrip("/") == carbon.PATH:
                 years = sorted(set(carbon.inventories(conn, rc.visible)["year"].astype(int)))
                 return page(rc.user, rc.lang, carbon.PAGE_KEY, carbon.layout(rc.lang, years))
@@ -67,6 +71,7 @@ def create_app(db: Database, *, data_dir: Path | str) -> dash.Dash:
     energy.register_callbacks(app, db)
     systems.register_callbacks(app, db)
     carbon.register_callbacks(app, db)
+    overview.register_callbacks(app, db)
     return app
 
 
@@ -76,4 +81,4 @@ def _full_layout(lang: str, user: User | None) -> dash.html.Div:
                            "name_en": "-", "timezone": "UTC", "depth": 0}])
     found = pd.DataFrame([{"node_id": 0, "code": "-", "name_zh": "-", "name_en": "-", "role": "-", "kind": "chiller"}])
     return shell(user, lang, energy.PAGE_KEY, energy.layout(lang, nodes, None) + systems.layout(lang, found, None)
-                 + carbon.layout(lang, [2000]))
+                 + carbon.layout(lang, [2000]) + overview.layout(lang, [2000], False))

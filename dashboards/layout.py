@@ -7,7 +7,8 @@ from dash import dcc, html
 from dashboards.auth import User
 from dashboards.i18n import tr
 
-PAGES = (("page.energy", "/"), ("page.systems", "/systems"), ("page.carbon", "/carbon"))   # (title key, path) in menu order
+PAGES = (("page.overview", "/overview"), ("page.energy", "/"), ("page.systems", "/systems"),
+         ("page.carbon", "/carbon"))   # (title key, path) in menu order
 
 
 def header(user: User | None, lang: str, page_key: str) -> html.Header:

@@ -223,3 +223,34 @@ def test_zero_carbon_assessment_from_stored_data(run, demo_url):
     assert result["residual_tco2e"] == pytest.approx(rec.scope1_tco2e + rec.scope2_market_tco2e)
     code, _, err = run("zerocarbon", "assess", "--pack", "RE100-OFFSET100", "--plant", "QD")
     assert code == 2 and "--plant needs --year" in err
+
+
+def test_targets_gap_from_the_stored_inventories(run):
+    code, out, err = run("target", "show", "--node", "CCG", "--year", "2025", "--inventories", "--json")
+    assert code == 0, err
+    [block] = json.loads(out)
+    rows = {r["plant"]: r for r in block["rows"]}
+    code, inv, _ = run("inventory", "compute", "--year", "2025", "--node", "QD", "--json")
+    qd = json.loads(inv)
+    assert rows["QD"]["actual_tco2e"] == pytest.approx(qd["scope1_tco2e"] + qd["scope2_market_tco2e"])
+    assert rows["QD"]["gap_tco2e"] == pytest.approx(rows["QD"]["actual_tco2e"] - rows["QD"]["allowed_tco2e"])
+    assert rows["CCG"]["actual_tco2e"] == pytest.approx(rows["QD"]["actual_tco2e"] + rows["FS"]["actual_tco2e"])
+
+
+def test_cockpit_overview_tiles(demo_url):
+    from dashboards.pages.carbon import inventories
+    from dashboards.pages.overview import plant_summary, plant_tiles, totals_tiles
+
+    with psycopg.connect(demo_url) as conn:
+        ids = dict(conn.execute("SELECT code, node_id FROM node").fetchall())
+        qd = plant_summary(conn, "QD", 2025)
+        frame = inventories(conn, list(ids.values()), 2025)
+    site_mwh = (raw_sum(demo_url, "QD.MAIN.kWh") + raw_sum(demo_url, "QD.PV.kWh") + raw_sum(demo_url, "QD.BAT.DIS.kWh")
+                - raw_sum(demo_url, "QD.BAT.CHG.kWh")) / 1000
+    assert qd["electricity_mwh"] == pytest.approx(site_mwh, rel=1e-9)
+    assert qd["outcome"] == "not_met" and "MWh" in qd["next_step"]
+    assert 0 < qd["renewable_share"] < 1 and qd["kwh_per_unit"] > 0
+    tiles = str(totals_tiles(frame, list(ids.values()), "en"))
+    group = frame[frame["code"] == "CCG"].iloc[0]["summary"]
+    assert f"{group['scope1_tco2e']:,.0f}" in tiles
+    assert "Qingdao" in str(plant_tiles([qd], {"QD": {"code": "QD", "name_zh": "青岛工厂", "name_en": "Qingdao plant"}}, "en"))

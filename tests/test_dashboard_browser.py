@@ -131,6 +131,8 @@ def test_login_chart_language_drill_and_meter(served):
             page.click("#nav-carbon")
             page.wait_for_selector("#no-inventories")
             assert "ems inventory compute" in page.inner_text("#no-inventories")
+            page.click("#nav-overview")
+            page.wait_for_selector("#no-overview")
         finally:
             browser.close()
     assert errors == []

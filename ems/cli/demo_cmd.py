@@ -115,6 +115,15 @@ def cmd_demo(args) -> int:
     with db.connection() as conn:
         years = _carbon_inventories(conn, args.start, args.days)
     _step(f"carbon: draft Scope 1/2 inventories of the group and its plants for {', '.join(map(str, years))}", t0)
+    targets = DEMO_PLANT.with_name("targets.yaml")
+    if targets.exists():
+        from cms.targets import load_target_file
+        from cms.targets_store import save_target_set
+
+        with db.connection() as conn:
+            save_target_set(conn, load_target_file(targets), str(targets))
+            conn.commit()
+        _step(f"targets: {targets.name} (ems target show --node CCG --year {years[-1]} --inventories)", t0)
 
     with db.connection() as conn:
         from dashboards.auth import create_user

@@ -18,7 +18,7 @@ from ems.errors import UserError
 # Command modules of other packages, each with register(subparsers); registered when present.
 OPTIONAL_COMMANDS = (
     "ems.cli.sim_cmd", "ems.cli.demo_cmd", "ems.cli.analyze_cmd", "ems.cli.serve_cmd",
-    "cms.cli", "cms.targets_cli", "cms.report_cli", "forecasting.cli", "ems.connectors.cli", "ems.optimize.cli",
+    "cms.cli", "cms.targets_cli", "cms.report_cli", "cms.assets_cli", "forecasting.cli", "ems.alarms.cli", "ems.connectors.cli", "ems.optimize.cli",
 )
 
 

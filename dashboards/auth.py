@@ -23,6 +23,18 @@ from psycopg.rows import dict_row
 from ems.errors import UserError
 
 ROLES = ("viewer", "energy_manager", "auditor", "admin")
+# What each role may do beyond seeing the data of its scope (checked in every callback that acts).
+PERMISSIONS = {
+    "viewer": frozenset(),
+    "energy_manager": frozenset({"ack_alarm", "decide_recommendation", "download_cost"}),
+    "auditor": frozenset({"download_inventory", "download_cost"}),
+    "admin": frozenset({"ack_alarm", "decide_recommendation", "download_cost", "download_inventory", "admin"}),
+}
+
+
+def may(user: User, action: str) -> bool:
+    """True when the user's role allows ``action`` (see :data:`PERMISSIONS`)."""
+    return action in PERMISSIONS.get(user.role, frozenset())
 LANGUAGES = ("zh", "en")
 
 # scrypt cost: n=2**14, r=8, p=1 uses 16 MiB and ~50 ms per check (OWASP minimum for scrypt).

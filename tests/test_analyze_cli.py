@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -254,3 +255,29 @@ def test_cockpit_overview_tiles(demo_url):
     group = frame[frame["code"] == "CCG"].iloc[0]["summary"]
     assert f"{group['scope1_tco2e']:,.0f}" in tiles
     assert "Qingdao" in str(plant_tiles([qd], {"QD": {"code": "QD", "name_zh": "青岛工厂", "name_en": "Qingdao plant"}}, "en"))
+
+
+def test_cockpit_alarms_and_quality_scoped(run, demo_url):
+    from datetime import date
+
+    from dashboards.auth import create_user, may, visible_node_ids
+    from dashboards.pages.alarms import events, quality_findings, quality_tables
+
+    root = Path(__file__).resolve().parents[1]
+    assert run("alarms", "rules", "load", str(root / "examples" / "alarms.yaml"))[0] == 0
+    code, out, err = run("alarms", "run", "--no-notify", "--now", "2025-07-22T00:00:00+08:00")
+    assert code == 0, err
+    code, out, err = run("quality", "run", "--node", "CCG", "--day", "2025-07-10")
+    assert code == 0, err
+    with psycopg.connect(demo_url) as conn:
+        ids = dict(conn.execute("SELECT code, node_id FROM node").fetchall())
+        every = events(conn, list(ids.values()))
+        fs_user = create_user(conn, "fs-alarms", "pw-fs-3", "viewer", scope_codes=["FS"])
+        conn.commit()
+        fs = events(conn, visible_node_ids(conn, fs_user))
+        days, bal = quality_findings(conn, list(ids.values()), date(2025, 7, 10))
+    assert any(s.startswith("QD") for s in every["subject"])     # the demo raises QD alarms in July
+    assert set(fs["subject"]) <= {s for s in every["subject"] if s.startswith("FS")}
+    assert not any(s.startswith("QD") for s in fs["subject"])
+    assert not may(fs_user, "ack_alarm")
+    assert quality_tables(days, bal, "zh")          # a table, or the explicit 'no issue' message

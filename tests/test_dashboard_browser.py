@@ -133,6 +133,9 @@ def test_login_chart_language_drill_and_meter(served):
             assert "ems inventory compute" in page.inner_text("#no-inventories")
             page.click("#nav-overview")
             page.wait_for_selector("#no-overview")
+            page.click("#nav-alarms")
+            page.wait_for_selector("#no-alarms")
+            assert page.inner_text("#card-alarms h2") == "告警事件"
         finally:
             browser.close()
     assert errors == []

@@ -21,7 +21,7 @@ from dashboards.context import require_context
 from dashboards.i18n import DEFAULT_LANGUAGE
 from dashboards.layout import page, shell
 from dashboards.login import current_user, install_login
-from dashboards.pages import alarms, carbon, energy, overview, systems
+from dashboards.pages import alarms, carbon, energy, overview, reports, systems
 from ems.db.connection import Database
 
 ASSETS = Path(__file__).resolve().parent / "assets"
@@ -51,6 +51,9 @@ def create_app(db: Database, *, data_dir: Path | str) -> dash.Dash:
         with db.connection() as conn:
             extent = queries.data_extent(conn, rc.visible) if rc.visible else None
             nodes = queries.visible_nodes(conn, rc.visible)
+            if (path or "/").rstrip("/") == reports.PATH:
+                return page(rc.user, rc.lang, reports.PAGE_KEY,
+                            reports.layout(rc.lang, reports.inventory_choices(conn, rc.visible)))
             if (path or "/").rstrip("/") == alarms.PATH:
                 last = (pd.Timestamp(extent[1]).tz_convert(str(nodes["timezone"].iloc[0])).date()
                         if extent and len(nodes) else None)
@@ -77,6 +80,7 @@ def create_app(db: Database, *, data_dir: Path | str) -> dash.Dash:
     carbon.register_callbacks(app, db)
     overview.register_callbacks(app, db)
     alarms.register_callbacks(app, db)
+    reports.register_callbacks(app, db)
     return app
 
 
@@ -86,4 +90,4 @@ def _full_layout(lang: str, user: User | None) -> dash.html.Div:
                            "name_en": "-", "timezone": "UTC", "depth": 0}])
     found = pd.DataFrame([{"node_id": 0, "code": "-", "name_zh": "-", "name_en": "-", "role": "-", "kind": "chiller"}])
     return shell(user, lang, energy.PAGE_KEY, energy.layout(lang, nodes, None) + systems.layout(lang, found, None)
-                 + carbon.layout(lang, [2000]) + overview.layout(lang, [2000], False) + alarms.layout(lang, None))
+                 + carbon.layout(lang, [2000]) + overview.layout(lang, [2000], False) + alarms.layout(lang, None) + reports.layout(lang, []))

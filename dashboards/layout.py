@@ -8,7 +8,7 @@ from dashboards.auth import User
 from dashboards.i18n import tr
 
 PAGES = (("page.overview", "/overview"), ("page.energy", "/"), ("page.systems", "/systems"),
-         ("page.carbon", "/carbon"), ("page.alarms", "/alarms"))   # (title key, path) in menu order
+         ("page.carbon", "/carbon"), ("page.alarms", "/alarms"), ("page.reports", "/reports"))   # (title key, path) in menu order
 
 
 def header(user: User | None, lang: str, page_key: str) -> html.Header:

@@ -281,3 +281,24 @@ def test_cockpit_alarms_and_quality_scoped(run, demo_url):
     assert not any(s.startswith("QD") for s in fs["subject"])
     assert not may(fs_user, "ack_alarm")
     assert quality_tables(days, bal, "zh")          # a table, or the explicit 'no issue' message
+
+
+def test_cockpit_report_download_by_role_and_scope(demo_url):
+    import openpyxl
+
+    from dashboards.auth import create_user, may, visible_node_ids
+    from dashboards.pages.reports import export_bytes, inventory_choices
+
+    with psycopg.connect(demo_url) as conn:
+        auditor = create_user(conn, "fs-auditor", "pw-fs-4", "auditor", scope_codes=["FS"])
+        manager = create_user(conn, "fs-manager", "pw-fs-5", "energy_manager", scope_codes=["FS"])
+        conn.commit()
+        choices = {c["value"] for c in inventory_choices(conn, visible_node_ids(conn, auditor))}
+        assert choices == {"FS|2025"}                            # no group or QD inventory for an FS user
+        name, content = export_bytes(conn, "FS", 2025, "xlsx")
+    assert may(auditor, "download_inventory") and not may(manager, "download_inventory")
+    assert name == "scope12_FS_2025.xlsx" and content[:2] == b"PK"
+    import io
+
+    book = openpyxl.load_workbook(io.BytesIO(content))
+    assert len(book.sheetnames) >= 5

@@ -136,6 +136,9 @@ def test_login_chart_language_drill_and_meter(served):
             page.click("#nav-alarms")
             page.wait_for_selector("#no-alarms")
             assert page.inner_text("#card-alarms h2") == "告警事件"
+            page.click("#nav-reports")
+            page.wait_for_selector("#card-report")
+            page.click("#report-download-button")     # no inventory here: nothing to download, no error
         finally:
             browser.close()
     assert errors == []

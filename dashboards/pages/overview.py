@@ -57,7 +57,8 @@ def plant_summary(conn, plant: str, year: int) -> dict:
     return {"plant": plant, "electricity_mwh": elec, "emissions_tco2e": emissions,
             "kwh_per_unit": elec * 1000 / float(units) if elec and units else None,
             "renewable_share": result.renewable_electricity_share, "outcome": result.outcome,
-            "next_step": result.next_steps[0] if result.next_steps else ""}
+            "gaps": [(i.id, i.shortfall, i.shortfall_unit) for i in result.items
+                     if i.role == "prerequisite" and i.status != "met" and i.shortfall is not None]}
 
 
 def totals_tiles(frame: pd.DataFrame, visible: list[int], lang: str) -> list:
@@ -91,7 +92,8 @@ def plant_tiles(rows: list[dict], names: dict[str, dict], lang: str) -> list:
                       html.B("–" if r["renewable_share"] is None else f"{r['renewable_share'] * 100:.1f} %")]),
             html.Div([html.Span(tr("overview.zero_carbon", lang)), html.B(tr(f"overview.{status}", lang))],
                      className="cc-zc"),
-            html.Div(r["next_step"], className="cc-hint"),
+            *[html.Div(tr(f"zc.gap.{item}", lang).format(amount=fmt_number(amount, 0), unit=unit or ""),
+                       className="cc-hint") for item, amount, unit in r.get("gaps", [])],
         ]))
     return out
 

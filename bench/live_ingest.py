@@ -9,7 +9,8 @@ is empty. Two payload styles: one reading per message (the simulator's format) a
 bridge many projects start with: a paho subscriber that parses each message and runs one
 ``INSERT ... ON CONFLICT DO NOTHING`` per reading (autocommit; no validation, no counters, no buffer).
 
-Broker: Mosquitto at 127.0.0.1:1883 when it answers, else amqtt in-process (slower; pure Python).
+Broker: a private mosquitto started for the run (max_queued_messages 0, max_inflight_messages 1000)
+when the binary is installed, else amqtt in-process (slower; pure Python).
 
     python bench/live_ingest.py [--readings 20000] [--per-message 100] [--baseline-readings 3000]
 
@@ -98,11 +99,36 @@ def amqtt_broker():
     return port, stop
 
 
-def pick_broker():
+def mosquitto_broker(root: Path):
+    """(port, stop) of a private mosquitto (no persistence; queues and in-flight window sized for an EMS
+    subscriber: the defaults, 1000 queued / 20 in flight, drop QoS 1 messages under a burst)."""
+    import subprocess
+
     with socket.socket() as s:
-        s.settimeout(0.5)
-        if s.connect_ex(("127.0.0.1", 1883)) == 0:
-            return 1883, (lambda: None), "mosquitto 127.0.0.1:1883"
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    conf = root / "mosquitto.conf"
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+                    "max_queued_messages 0\nmax_inflight_messages 1000\nset_tcp_nodelay true\n")
+    proc = subprocess.Popen([shutil.which("mosquitto"), "-c", str(conf)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.05)
+
+    def stop():
+        proc.terminate()
+        proc.wait(10)
+
+    return port, stop
+
+
+def pick_broker(root: Path):
+    if shutil.which("mosquitto"):
+        port, stop = mosquitto_broker(root)
+        return port, stop, f"mosquitto (private, port {port})"
     port, stop = amqtt_broker()
     return port, stop, "amqtt in-process"
 
@@ -148,10 +174,18 @@ def run_service(url: str, port: int, prefix: str, data: list[tuple], per_message
     stats = service.forwarder.stats
     t0 = time.perf_counter()
     publish_all(pub, msgs)
+    deadline = time.monotonic() + 600
     while stats.written + stats.quarantined + stats.duplicates < len(data) or service.buffer.count():
         time.sleep(0.005)
+        if os.environ.get("BENCH_DEBUG") and int(time.monotonic() * 200) % 400 == 0:
+            print(stats, service.buffer.count(), service.connectors[0].messages, file=sys.stderr)
+        if time.monotonic() > deadline:
+            raise SystemExit(f"not all readings arrived: {stats}")
     elapsed = time.perf_counter() - t0
     assert stats.written == len(data), (stats, len(data))
+    lat = sorted(stats.latencies_s)
+    print(f"  {per_message} reading(s)/message: {stats.transactions} database transactions, median "
+          f"{lat[len(lat) // 2] * 1000:.0f} ms, {service.connectors[0].messages} messages", file=sys.stderr)
     pub.loop_stop()
     pub.disconnect()
     service.request_stop()
@@ -224,7 +258,7 @@ def main() -> None:
     pgdata = root / "pgdata"
     if not url:
         url = start_embedded(pgdata)
-    port, stop_broker, broker_name = pick_broker()
+    port, stop_broker, broker_name = pick_broker(root)
     try:
         db = open_database(url=url)
         plant = root / "plant.yaml"

@@ -99,20 +99,20 @@ def test_cli_check_prints_errors_without_traceback(tmp_path, capsys):
 
 
 @pytest.mark.db
-def test_ingest_serve_cli_end_to_end(ems, tmp_path, conn):
+def test_ingest_serve_cli_buffers_while_database_is_down_then_replays(ems, ems_env, tmp_path, conn, monkeypatch):
     import paho.mqtt.client as mqtt
 
     assert ems("config", "load", "examples/plant.yaml")[0] == 0
     port = free_port()
-    path = _write(tmp_path, f"""\
-site: QD
+    text = f"""\
+site: NOWHERE
+buffer: {{drain_timeout_s: 0.3}}
 connectors:
   - {{name: gw, type: mqtt, broker: "127.0.0.1:{port}", topics: [{{filter: "cli/QD/+"}}]}}
-""")
-    code, out, err = ems("ingest", "serve", "--config", _write(tmp_path, "site: NOWHERE\n" + path.read_text()
-                                                                   .replace("site: QD\n", "")))
+"""
+    code, out, err = ems("ingest", "serve", "--config", _write(tmp_path, text))
     assert code == 2 and "site 'NOWHERE' is not in the asset model" in err
-    path = _write(tmp_path, path.read_text().replace("NOWHERE", "QD"))
+    path = _write(tmp_path, text.replace("NOWHERE", "QD"))
 
     def publish():
         time.sleep(0.7)
@@ -129,11 +129,17 @@ connectors:
     with Broker(port):
         t = threading.Thread(target=publish)
         t.start()
+        monkeypatch.setenv("EMS_DATABASE_URL", "postgresql://ems@127.0.0.1:1/nowhere")   # the server is down
         code, out, err = ems("ingest", "serve", "--config", path, "--duration", "2")
         t.join()
+    assert code == 4 and "warning: " in err and "left in buffer 5" in out        # kept on disk, exit 4
+    assert (tmp_path / "data" / "buffer" / "QD.sqlite").exists()                 # under $EMS_DATA_DIR
+    monkeypatch.setenv("EMS_DATABASE_URL", ems_env)                               # the server is back
+    with Broker(port):
+        code, out, err = ems("ingest", "serve", "--config", path, "--duration", "0.8")
     assert code == 0, err
     assert "stored 4, duplicates 0, quarantined 1" in out and "left in buffer 0" in out
     rows = conn.execute("SELECT r.value FROM reading r JOIN point p USING (point_id) WHERE p.code = 'QD.WX.T' "
                         "ORDER BY r.ts").fetchall()
     assert [v for (v,) in rows] == [20.0, 21.0, 22.0, 23.0]
-    assert (tmp_path / "data" / "buffer" / "QD.sqlite").exists()           # under $EMS_DATA_DIR
+    assert conn.execute("SELECT reason, source, file FROM quarantine").fetchall() == [("malformed_json", "mqtt", "gw")]

@@ -106,3 +106,12 @@ def test_naive_local_times_and_bad_values(site):
     assert pd.Timestamp(ts).tz_convert("UTC") == pd.Timestamp("2025-07-01 00:15", tz="UTC")  # +08:00 site zone
     with pytest.raises(ValueError):
         ingest_live(conn, "PA", [], source="ftp")
+
+
+def test_batch_of_rejects_only_is_quarantined(site):
+    report = ingest_live(site, "PA", [("PA.NOPE", T0, 1.0)], source="opcua",
+                         rejects=[("ns=2;s=X", None, None, "opcua_bad_node", "BadNodeIdUnknown")])
+    assert report.accepted == 0 and dict(report.quarantined) == {"unknown_tag": 1, "opcua_bad_node": 1}
+    assert site.execute("SELECT count(*) FROM reading").fetchone()[0] == 0
+    empty = ingest_live(site, "PA", [], source="mqtt", rejects=[("t", "{", None, "malformed_json", "x")])
+    assert empty.accepted == 0 and empty.quarantined_total == 1

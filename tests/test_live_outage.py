@@ -148,3 +148,15 @@ def test_forwarder_replays_buffer_after_restart_and_bounds_memory(tmp_path):
     # back-pressure: with the spooler not running, a full memory queue makes put() wait and time out
     fw2 = Forwarder(DiskBuffer(tmp_path / "c.sqlite"), unreachable, max_memory_items=10)
     assert fw2.put(items[:10], timeout=0.1) and not fw2.put(items[10:12], timeout=0.2)
+
+
+@pytest.mark.db
+def test_items_the_database_refuses_are_set_aside_not_dropped(db_url, tmp_path):
+    buf = DiskBuffer(tmp_path / "d.sqlite")
+    fw = Forwarder(buf, lambda: psycopg.connect(db_url, autocommit=True), spool_interval_s=0.02,
+                   retry_min_s=0.02, max_attempts=2).start()
+    fw.put([Item.reading("NOWHERE", "mqtt", "t", "X.kWh", 10**18, 1.0)])      # a site that does not exist
+    wait_for(lambda: fw.stats.dead == 1, timeout=10)
+    assert fw.stop(drain_timeout_s=0.1) == 0
+    (row,) = buf.dead()
+    assert row[1] == "NOWHERE" and "no node with code 'NOWHERE'" in row[-2]

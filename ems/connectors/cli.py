@@ -81,18 +81,30 @@ def cmd_buffer(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    from ems.cli.common import database
     from ems.connectors.config import load_connectors_file
     from ems.connectors.service import LiveService
+    from ems.db import open_database
+    from ems.settings import load_settings
 
     cfg = load_connectors_file(args.config)
-    with database() as db:
+    base = Path(args.config).parent
+    try:
+        db = open_database()
+    except UserError as exc:
+        url = load_settings().database_url
+        if not url:  # the embedded server did not start: nothing to forward to later either
+            raise
+        # a server that is down now: connectors run and buffer on disk until it answers
+        print(f"warning: {exc}; readings wait in the buffer until the database answers", file=sys.stderr)
+        return _run(LiveService(cfg, url, base_dir=base), args.duration)
+    try:
         with db.connection() as conn:
             if conn.execute("SELECT 1 FROM node WHERE code = %s", (cfg.site,)).fetchone() is None:
                 raise UserError(f"site '{cfg.site}' is not in the asset model (load it: ems config load FILE)",
                                 where=args.config)
-        service = LiveService(cfg, db.url, base_dir=Path(args.config).parent)
-        return _run(service, args.duration)
+        return _run(LiveService(cfg, db.url, base_dir=base), args.duration)
+    finally:
+        db.close()
 
 
 def _run(service, duration: float | None) -> int:

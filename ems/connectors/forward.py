@@ -55,11 +55,13 @@ class ForwardStats:
 class Forwarder:
     def __init__(self, buffer: DiskBuffer, connect: Callable[[], psycopg.Connection], *,
                  max_memory_items: int = 50_000, max_disk_items: int = 10_000_000, batch_items: int = 20_000,
-                 spool_items: int = 5_000, spool_interval_s: float = 0.2, retry_min_s: float = 0.2,
+                 spool_items: int = 5_000, spool_interval_s: float = 0.2, ack_linger_s: float = 0.005,
+                 retry_min_s: float = 0.2,
                  retry_max_s: float = 30.0, max_attempts: int = 3):
         self.buffer, self.connect = buffer, connect
         self.max_memory_items, self.max_disk_items = max_memory_items, max_disk_items
         self.batch_items, self.spool_items, self.spool_interval_s = batch_items, spool_items, spool_interval_s
+        self.ack_linger_s = ack_linger_s
         self.retry_min_s, self.retry_max_s, self.max_attempts = retry_min_s, retry_max_s, max_attempts
         self.stats = ForwardStats()
         self._pending: list[Item] = []
@@ -90,11 +92,14 @@ class Forwarder:
                 self._cond.wait(0.1 if left is None else min(left, 0.1))
             if self._stopping.is_set():
                 return False
+            first = not self._pending
             self._pending.extend(items)
             if on_durable is not None:
                 self._callbacks.append(on_durable)
             self.stats.received += len(items)
-            if len(self._pending) >= self.spool_items:
+            # wake the spooler for the first item (it lingers ack_linger_s when a connector waits for the
+            # durable acknowledgement, else spool_interval_s) and when spool_items are waiting
+            if first or len(self._pending) >= self.spool_items:
                 self._cond.notify_all()
         return True
 
@@ -152,7 +157,8 @@ class Forwarder:
                 if not self._pending and not self._stopping.is_set():
                     self._cond.wait(self.spool_interval_s)
                 if len(self._pending) < self.spool_items and not self._stopping.is_set():
-                    self._cond.wait(self.spool_interval_s)
+                    # acknowledgements wait: linger only briefly, so one commit covers a burst of messages
+                    self._cond.wait(self.ack_linger_s if self._callbacks else self.spool_interval_s)
                 items, self._pending = self._pending, []
                 callbacks, self._callbacks = self._callbacks, []
                 self._cond.notify_all()  # room again for blocked producers

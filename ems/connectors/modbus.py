@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from ems.connectors.config import ModbusConnector
 from ems.connectors.items import Item
-from ems.connectors.registers import Block, decode_block, load_register_map, plan_reads
+from ems.connectors.registers import Block, block_words, decode_block, load_register_map, plan_reads
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +160,8 @@ class ModbusPoller:
                     else:
                         items.append(Item.reject(self.site, self.source, self.cfg.name, dev.points[name],
                                                  "unparseable_value", f"register {name} decodes to {value}",
-                                                 raw=" ".join(f"{w:04x}" for w in words), ts_text=_iso(ts_ns)))
+                                                 raw=" ".join(f"{w:04x}" for w in block_words(block, words, name)),
+                                                 ts_text=_iso(ts_ns)))
         self.polls += 1
         if items:
             await self.emit(items)

@@ -44,6 +44,7 @@ class MqttSubscriber:
                                         max_delay=max(1, round(cfg.reconnect.max_s)))
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
+        self.client.on_subscribe = self._on_subscribe
         self.client.on_message = self._on_message
 
     def _on_connect(self, client, userdata, flags, reason_code, properties=None) -> None:
@@ -51,15 +52,21 @@ class MqttSubscriber:
             log.warning("mqtt %s: broker refused the connection: %s", self.cfg.name, reason_code)
             return
         client.subscribe([(t.filter, self.cfg.qos) for t in self.cfg.topics])
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties=None) -> None:
+        refused = [str(rc) for rc in reason_codes if rc.is_failure]
+        if refused:
+            log.error("mqtt %s: broker refused subscription(s): %s", self.cfg.name, ", ".join(refused))
         log.info("mqtt %s: connected to %s, subscribed to %d filter(s)", self.cfg.name, self.cfg.broker,
                  len(self.cfg.topics))
-        if self._loop is not None:
+        if self._loop is not None:  # 'connected' means: subscribed, messages flow from here on
             self._loop.call_soon_threadsafe(self.connected.set)
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties=None) -> None:
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self.connected.clear)
-        log.warning("mqtt %s: disconnected (%s); reconnecting with back-off", self.cfg.name, reason_code)
+        if reason_code.is_failure:  # not our own disconnect at shutdown
+            log.warning("mqtt %s: disconnected (%s); reconnecting with back-off", self.cfg.name, reason_code)
 
     def _on_message(self, client, userdata, msg) -> None:
         self.messages += 1

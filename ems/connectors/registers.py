@@ -12,14 +12,17 @@ Shipped maps live next to this module (``maps/*.yaml``); ``ems connectors maps``
 
 from __future__ import annotations
 
+import math
 import struct
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ems.errors import UserError, location
+from ems.ingest.rounding import round_significant
 from ems.yamlfile import nearest_line, read_yaml_mapping
 
 MAPS_DIR = Path(__file__).parent / "maps"
@@ -84,7 +87,11 @@ def decode(words: list[int], type_: str, word_order: str = "big", byte_order: st
         raise ValueError(f"{type_} needs {n} register(s), got {len(words)}")
     ordered = list(words) if word_order == "big" else list(reversed(words))
     raw = b"".join(w.to_bytes(2, "big") if byte_order == "big" else w.to_bytes(2, "little") for w in ordered)
-    return struct.unpack(">" + _FMT[type_], raw)[0]
+    value = struct.unpack(">" + _FMT[type_], raw)[0]
+    if type_ == "float32" and math.isfinite(value):
+        # the shortest decimal that round-trips the float32 (1234.56, not 1234.56005859375): what the meter shows
+        value = float(str(np.float32(value)))
+    return value
 
 
 def encode(value: float, type_: str, word_order: str = "big", byte_order: str = "big") -> list[int]:
@@ -169,5 +176,12 @@ def decode_block(block: Block, words: list[int]) -> dict[str, float]:
     out = {}
     for r in block.registers:
         i = r.address - block.address
-        out[r.name] = decode(words[i:i + r.words], r.type, r.word_order, r.byte_order) * r.scale
+        value = decode(words[i:i + r.words], r.type, r.word_order, r.byte_order)
+        out[r.name] = value if r.scale == 1 else float(round_significant(np.array([value * r.scale]))[0])
     return out
+
+
+def block_words(block: Block, words: list[int], name: str) -> list[int]:
+    """The raw words of one register of a block (for the quarantine's raw text)."""
+    r = next(r for r in block.registers if r.name == name)
+    return words[r.address - block.address:r.address - block.address + r.words]

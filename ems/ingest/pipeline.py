@@ -187,6 +187,8 @@ def ingest_chunks(conn, chunks, report: IngestReport, *, direct: bool, tz: str, 
             for part in (chunk.rejects, bad):
                 if len(part):
                     rejects.append(part)
+            if not len(accepted):  # nothing left to count (e.g. a live batch of rejects only)
+                continue
             ts_ns = accepted["ts"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
             pid = accepted["point_id"].to_numpy(np.int32)
             emitted, late_rows = stream.feed(pid, ts_ns, accepted["value"].to_numpy(np.float64))

@@ -1,0 +1,107 @@
+"""Chilled-water optimiser: closed loop on the twin (short window), infeasibility, bad data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ems.optimize.config import plant_config
+
+
+@pytest.fixture(scope="module")
+def optimiser_parts():
+    from ems.optimize.chw_control import fit_models
+    from ems.optimize.closed_loop import production_plan
+    from ems.optimize.history import training_history
+
+    cfg = plant_config("FS").chw
+    hist = training_history("FS", "2024-06-01", "2024-07-20")
+    pm, zm = fit_models(hist, production_plan("FS", hist.index), cfg)
+    return cfg, pm, zm
+
+
+def _optimiser(parts, start="2025-07-08", end="2025-07-12"):
+    from ems.optimize.chw_control import ChwOptimiser
+    from ems.optimize.evaluate import _plan_fn
+
+    cfg, pm, zm = parts
+    return ChwOptimiser(cfg, pm, zm, plan=_plan_fn("FS", start, end))
+
+
+def test_closed_loop_saves_energy_without_extra_violations(optimiser_parts):
+    from ems.optimize.closed_loop import energy_kwh, run_controller, violation_hours
+    from ems.sim.twin import run_policy
+
+    start, end = "2025-07-08", "2025-07-11"     # Tuesday to Friday: no weekend pull-down in the window
+    opt = _optimiser(optimiser_parts, start, end)
+    run = run_controller("FS", lambda o, last: (opt.decide(o, last).decision, {}), start, end)
+    base = run_policy("FS", "baseline", start, end)
+    zones = optimiser_parts[0].zones
+    saving = 1 - energy_kwh(run["chp_kw"]) / energy_kwh(base["chp_kw"])
+    assert saving > 0.08, saving
+    assert violation_hours(run, zones) <= violation_hours(base, zones) + 0.25
+    assert run["solve_s"].quantile(0.99) < 1.0
+    assert run["decision_chws_setpoint_c"].diff().dropna().max() <= optimiser_parts[0].chws_rate_k_per_step + 1e-9
+
+
+def _state(opt, t=24.0, rh=55.0, load=5000.0):
+    z = len(opt.cfg.zones)
+    last = {"_chw_load_kw": load}
+    for j in range(z):
+        last[f"_ws{j + 1}_t_c"] = t
+        last[f"_ws{j + 1}_rh_pct"] = rh
+    return last
+
+
+def _obs(**kw):
+    obs = {"time": pd.Timestamp("2025-07-09 14:00"), "temp_c": 33.0, "rh_pct": 65.0, "ghi_w_m2": 700.0,
+           "intensity": 1.0, "hvac_on": True, "wet_bulb_c": 27.5}
+    obs.update(kw)
+    return obs
+
+
+def test_infeasible_zone_limit_gives_diagnosis_and_safe_setpoint(optimiser_parts):
+    opt = _optimiser(optimiser_parts)
+    opt.setpoint_c = 10.0
+    out = opt.decide(_obs(temp_c=38.0), _state(opt, t=31.0, rh=75.0, load=7000.0))
+    assert out.solution is not None and not out.solution.feasible
+    assert "FS.WS1" in out.reason and "least-bad safe setpoint" in out.reason
+    assert out.decision["chws_setpoint_c"] <= opt.cfg.safe_chws_c
+    assert "n_chillers" not in out.decision          # the plant's own staging while recovering
+
+
+def test_feasible_decision_has_equipment_within_ranges(optimiser_parts):
+    opt = _optimiser(optimiser_parts)
+    out = opt.decide(_obs(), _state(opt, t=24.0, rh=50.0, load=4000.0))
+    d = out.decision
+    assert out.solution.feasible and out.reason == ""
+    assert opt.cfg.chws_min_c <= d["chws_setpoint_c"] <= 7.0 + opt.cfg.chws_rate_k_per_step
+    assert 1 <= d["n_chillers"] <= 4 and 1 <= d["n_chw_pumps"] <= 4
+    assert opt.cfg.hz_min <= d["chw_pump_hz"] <= opt.cfg.hz_max
+    assert out.solution.seconds < 1.0
+
+
+def test_missing_meter_stops_with_reason(optimiser_parts):
+    opt = _optimiser(optimiser_parts)
+    last = _state(opt)
+    last["_ws2_rh_pct"] = float("nan")
+    out = opt.decide(_obs(), last)
+    assert out.solution is None
+    assert "_ws2_rh_pct" in out.reason and "stopped" in out.reason
+
+
+def test_stale_forecast_stops_recommendation(optimiser_parts):
+    from ems.optimize.history import DataProblem
+    from ems.optimize.recommend import chw_recommendation
+
+    opt = _optimiser(optimiser_parts)
+    pc = plant_config("FS")
+    with pytest.raises(DataProblem, match="stale"):
+        chw_recommendation(opt, pc, _obs(), _state(opt), forecast_issued=pd.Timestamp("2025-07-09 10:00"))
+    rec = chw_recommendation(opt, pc, _obs(), _state(opt, rh=50.0, load=4000.0),
+                             forecast_issued=pd.Timestamp("2025-07-09 13:50"))
+    assert rec["expected_kwh_saved"] > 0
+    assert rec["expected_tco2_saved"] == pytest.approx(rec["expected_kwh_saved"] * pc.grid_factor_kg_per_kwh / 1000)
+    assert rec["baseline_decision"]["chws_setpoint_c"] == 7.0
+    assert np.isfinite(rec["expected_cost_cny_saved"]) and rec["expected_cost_cny_saved"] > 0

@@ -7,7 +7,7 @@ from ems.settings import load_settings
 
 
 def register(sub) -> None:
-    p = sub.add_parser("db", help="database: init, status, stop")
+    p = sub.add_parser("db", help="database: init, status, stop, backup, restore")
     dsub = p.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     init = dsub.add_parser("init", help="start the embedded server if needed and apply migrations")
     init.set_defaults(handler=cmd_init)
@@ -15,6 +15,9 @@ def register(sub) -> None:
     status.set_defaults(handler=cmd_status)
     stop = dsub.add_parser("stop", help="stop the embedded server (no-op with EMS_DATABASE_URL)")
     stop.set_defaults(handler=cmd_stop)
+    from ems.cli.serve_cmd import add_db_actions  # backup, restore
+
+    add_db_actions(dsub)
 
 
 def cmd_init(args) -> int:

@@ -78,9 +78,14 @@ def event_table(frame: pd.DataFrame, lang: str) -> html.Table | html.Div:
         return html.Div(tr("alarms.none", lang), className="cc-empty", id="no-alarms")
     cols = ["rule_id", "subject", "severity", "started_at", "ended_at", "message", "acked_by", "ack_note"]
     head = html.Tr([html.Th(tr(f"alarms.col.{c}", lang)) for c in cols])
-    body = [html.Tr([html.Td("" if pd.isna(r[c]) else (pd.Timestamp(r[c]).strftime("%Y-%m-%d %H:%M")
-                                                        if c in ("started_at", "ended_at") else str(r[c])))
-                     for c in cols], className="cc-open" if pd.isna(r["ended_at"]) else "")
+    def cell(r: dict, c: str) -> str:
+        if pd.isna(r[c]):
+            return ""
+        if c in ("started_at", "ended_at"):
+            return pd.Timestamp(r[c]).strftime("%Y-%m-%d %H:%M")
+        return tr(f"severity.{r[c]}", lang) if c == "severity" else str(r[c])
+
+    body = [html.Tr([html.Td(cell(r, c)) for c in cols], className="cc-open" if pd.isna(r["ended_at"]) else "")
             for r in frame.to_dict("records")]
     return html.Table([html.Thead(head), html.Tbody(body)], className="cc-table", id="alarm-events")
 

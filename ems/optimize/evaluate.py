@@ -123,8 +123,9 @@ def evaluate_storage(plant: str, start: str, end: str) -> dict:
     st = pc.storage
     bat = BatteryParams(st["battery_kwh"], st["battery_kw"])
     base = run_policy(plant, "baseline", start, end)           # battery idle = no storage
-    # forecasts available at each midnight: yesterday's metered load and PV of the latest day with the same production plan (same-day-type naive); the
-    # day before the window comes from one extra day of history
+    # forecasts available at each midnight: metered load and PV of the same weekday last week, or
+    # the latest day, with the same production plan (same-day-type naive); the week before the
+    # window is history
     pre = run_policy(plant, "baseline", str((pd.Timestamp(start) - pd.Timedelta("7D")).date()), start)
     hist = pd.concat([pre, base])[["load_kw", "pv_kw"]]
     idx = base.index
@@ -142,13 +143,14 @@ def evaluate_storage(plant: str, start: str, end: str) -> dict:
     for day in days:
         rows = (idx - pd.Timedelta("15min")).normalize() == day
         day_idx = idx[rows]
-        # same-day-type naive forecast: the most recent earlier day whose production plan matches
+        # same-day-type naive forecast: the same weekday last week, else the latest earlier day, whose
+        # production plan matches
         ref = day - pd.Timedelta("1D")
-        for back in range(1, 8):
+        for back in (7, *range(1, 7)):        # same weekday last week first (weekly pull-downs)
             cand = day - pd.Timedelta(days=back)
             if cand < hist.index[0].normalize():
                 break
-            if abs(day_kind[cand] - day_kind[day]) < 1e-6:
+            if abs(day_kind[cand] - day_kind[day]) <= 0.05 * max(day_kind[day], 1.0):
                 ref = cand
                 break
         fc = hist.reindex(day_idx - (day - ref))

@@ -21,7 +21,8 @@ from dashboards.context import require_context
 from dashboards.i18n import DEFAULT_LANGUAGE
 from dashboards.layout import page, shell
 from dashboards.login import current_user, install_login
-from dashboards.pages import alarms, carbon, energy, overview, reports, systems
+from dashboards.pages import admin, alarms, carbon, energy, forecasts, overview, reports, systems
+from dashboards.pages import recommendations as recs
 from ems.db.connection import Database
 
 ASSETS = Path(__file__).resolve().parent / "assets"
@@ -51,9 +52,22 @@ def create_app(db: Database, *, data_dir: Path | str) -> dash.Dash:
         with db.connection() as conn:
             extent = queries.data_extent(conn, rc.visible) if rc.visible else None
             nodes = queries.visible_nodes(conn, rc.visible)
+            route = (path or "/").rstrip("/")
+            if route == forecasts.PATH:
+                return page(rc.user, rc.lang, forecasts.PAGE_KEY,
+                            forecasts.layout(rc.lang, forecasts.champions(conn, rc.visible)))
+            if route == recs.PATH:
+                found = not recs.recommendations(conn, rc.visible, limit=1).empty
+                return page(rc.user, rc.lang, recs.PAGE_KEY, recs.layout(rc.lang, found))
+            if route == admin.PATH:
+                body = (admin.layout(rc.lang, True, admin.node_codes(conn), admin.factor_families(conn))
+                        if rc.user.is_admin else admin.layout(rc.lang, False))
+                return page(rc.user, rc.lang, admin.PAGE_KEY, body)
             if (path or "/").rstrip("/") == reports.PATH:
+                years = sorted(set(carbon.inventories(conn, rc.visible)["year"].astype(int)))
                 return page(rc.user, rc.lang, reports.PAGE_KEY,
-                            reports.layout(rc.lang, reports.inventory_choices(conn, rc.visible)))
+                            reports.layout(rc.lang, reports.inventory_choices(conn, rc.visible),
+                                           reports.cost_choices(conn, rc.visible), years))
             if (path or "/").rstrip("/") == alarms.PATH:
                 last = (pd.Timestamp(extent[1]).tz_convert(str(nodes["timezone"].iloc[0])).date()
                         if extent and len(nodes) else None)
@@ -81,6 +95,9 @@ def create_app(db: Database, *, data_dir: Path | str) -> dash.Dash:
     overview.register_callbacks(app, db)
     alarms.register_callbacks(app, db)
     reports.register_callbacks(app, db)
+    forecasts.register_callbacks(app, db)
+    recs.register_callbacks(app, db)
+    admin.register_callbacks(app, db)
     return app
 
 
@@ -89,5 +106,10 @@ def _full_layout(lang: str, user: User | None) -> dash.html.Div:
     nodes = pd.DataFrame([{"node_id": 0, "code": "-", "parent_id": None, "level": "group", "name_zh": "-",
                            "name_en": "-", "timezone": "UTC", "depth": 0}])
     found = pd.DataFrame([{"node_id": 0, "code": "-", "name_zh": "-", "name_en": "-", "role": "-", "kind": "chiller"}])
+    champs = pd.DataFrame([{"model_id": 0, "target": "-", "name_zh": "-", "name_en": "-", "model": "-", "step_s": 900,
+                            "horizon_steps": 96, "score": None, "naive_day_mae": None, "skill_day": None,
+                            "train_end": None, "live_n": 0, "live_mae": None, "live_skill": None, "drift": False}])
     return shell(user, lang, energy.PAGE_KEY, energy.layout(lang, nodes, None) + systems.layout(lang, found, None)
-                 + carbon.layout(lang, [2000]) + overview.layout(lang, [2000], False) + alarms.layout(lang, None) + reports.layout(lang, []))
+                 + carbon.layout(lang, [2000]) + overview.layout(lang, [2000], False) + alarms.layout(lang, None)
+                 + reports.layout(lang, []) + forecasts.layout(lang, champs) + recs.layout(lang, True)
+                 + admin.layout(lang, True, [], []))

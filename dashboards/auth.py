@@ -175,3 +175,38 @@ def visible_node_ids(conn: psycopg.Connection, user: User) -> list[int]:
                    SELECT n.node_id FROM node n JOIN t ON n.parent_id = t.node_id)
                SELECT node_id FROM t ORDER BY node_id""", (user.user_id,)).fetchall()
     return [r[0] for r in rows]
+
+
+def list_users(conn: psycopg.Connection) -> list[dict]:
+    """Every user (enabled or not) with role, language and the codes of their scope nodes, by name."""
+    rows = conn.execute(
+        """SELECT u.user_id, u.username, u.role, u.display_name, u.language, u.disabled,
+                  coalesce(array_agg(n.code ORDER BY n.code) FILTER (WHERE n.code IS NOT NULL), '{}')
+           FROM app_user u LEFT JOIN app_user_scope s USING (user_id) LEFT JOIN node n ON n.node_id = s.node_id
+           GROUP BY u.user_id ORDER BY u.username""").fetchall()
+    keys = ("user_id", "username", "role", "display_name", "language", "disabled", "scope")
+    return [dict(zip(keys, r, strict=True)) for r in rows]
+
+
+def set_role(conn: psycopg.Connection, user_id: int, role: str) -> None:
+    """Give the user ``role`` (one of :data:`ROLES`); UserError for a bad role or an unknown user."""
+    if role not in ROLES:
+        raise UserError(f"role '{role}' is not one of {', '.join(ROLES)}")
+    with conn.transaction():
+        if conn.execute("UPDATE app_user SET role = %s WHERE user_id = %s", (role, user_id)).rowcount != 1:
+            raise UserError(f"no user {user_id}")
+
+
+def set_scope(conn: psycopg.Connection, user_id: int, scope_codes: Iterable[str]) -> None:
+    """Replace the user's scope by the nodes ``scope_codes`` (with their subtrees; empty: no nodes)."""
+    codes = sorted(set(scope_codes or ()))
+    with conn.transaction():
+        if conn.execute("SELECT 1 FROM app_user WHERE user_id = %s", (user_id,)).fetchone() is None:
+            raise UserError(f"no user {user_id}")
+        node_ids = dict(conn.execute("SELECT code, node_id FROM node WHERE code = ANY(%s)", (codes,)).fetchall())
+        missing = [c for c in codes if c not in node_ids]
+        if missing:
+            raise UserError(f"no node with code {', '.join(repr(c) for c in missing)} for the user's scope")
+        conn.execute("DELETE FROM app_user_scope WHERE user_id = %s", (user_id,))
+        for code in codes:
+            conn.execute("INSERT INTO app_user_scope (user_id, node_id) VALUES (%s, %s)", (user_id, node_ids[code]))

@@ -8,14 +8,18 @@ from dashboards.auth import User
 from dashboards.i18n import tr
 
 PAGES = (("page.overview", "/overview"), ("page.energy", "/"), ("page.systems", "/systems"),
-         ("page.carbon", "/carbon"), ("page.alarms", "/alarms"), ("page.reports", "/reports"))   # (title key, path) in menu order
+         ("page.recommendations", "/recommendations"), ("page.forecasts", "/forecasts"), ("page.carbon", "/carbon"),
+         ("page.alarms", "/alarms"), ("page.reports", "/reports"),
+         ("page.admin", "/admin"))   # (title key, path) in menu order
+ADMIN_ONLY = frozenset({"page.admin"})   # menu entries shown to admins only (the page itself refuses others too)
 
 
 def header(user: User | None, lang: str, page_key: str) -> html.Header:
     """Product name, page title, the user and their role, the language toggle and log-out."""
     who = f"{user.label} · {tr('role.' + user.role, lang)}" if user else ""
     nav = [html.A(tr(key, lang), href=path, className="cc-nav" + (" cc-nav-on" if key == page_key else ""),
-                  id=f"nav-{key.split('.')[-1]}") for key, path in PAGES]
+                  id=f"nav-{key.split('.')[-1]}") for key, path in PAGES
+           if key not in ADMIN_ONLY or (user is not None and user.is_admin)]
     return html.Header(className="cc-header", children=[
         html.Span(tr("product", lang), className="cc-product"),
         html.Nav(nav, className="cc-navbar"),

@@ -324,15 +324,20 @@ def _strings(component) -> list[str]:
     return out
 
 
-def test_every_cockpit_page_is_translated(demo_url):
+def test_every_cockpit_page_is_translated(run, demo_url):
     """Each page, filled with the demo's data, in Chinese and English: no raw i18n key shows, and the
     Chinese page has no English label the English page also has (names, codes and units aside)."""
     import re
     from datetime import date
 
-    from dashboards.pages import alarms, carbon, energy, overview, reports, systems
+    from dash import dcc
+
+    from dashboards.auth import authenticate, list_users
+    from dashboards.pages import admin, alarms, carbon, energy, forecasts, overview, reports, systems
+    from dashboards.pages import recommendations as recs
     from dashboards.queries import visible_nodes
 
+    _forecasts_and_recommendations(run, demo_url)
     key_like = re.compile(r"^[a-z_]+(\.[a-z_0-9]+)+$")
     with psycopg.connect(demo_url) as conn:
         ids = list(dict(conn.execute("SELECT code, node_id FROM node").fetchall()).values())
@@ -343,6 +348,26 @@ def test_every_cockpit_page_is_translated(demo_url):
         frame = carbon.inventories(conn, ids, 2025)
         # rule ids and messages are the rules file's data (written by the user), not interface labels
         data_texts = {t for row in conn.execute("SELECT rule_id, message, subject FROM alarm_event") for t in row}
+        # so are factor, tariff and pack data, point codes, user names and rejection reasons
+        data_texts |= {str(t) for row in conn.execute(
+            "SELECT factor_id, family, activity, region, unit, coalesce(gas, ''), source, "
+            "concat_ws(' · ', source, publication) FROM factor")
+            for t in row}
+        data_texts |= {r[0] for r in conn.execute("SELECT code FROM point")}
+        data_texts |= {r[0] for r in conn.execute("SELECT status_reason FROM recommendation WHERE status_reason IS NOT NULL")}
+        data_texts |= {t for u in list_users(conn) for t in (u["username"], u["display_name"]) if t}
+        from cms.zerocarbon_pack import builtin_packs
+        from ems.analytics.tariff_files import builtin_tariffs
+
+        data_texts |= {t for p in builtin_packs() for t in (p.title.en, p.standard, p.source, p.version)}
+        data_texts |= {" · ".join(x for x in (t.source.document, t.source.publisher) if x) for t in builtin_tariffs()}
+        champs = forecasts.champions(conn, ids)
+        accuracy = forecasts.accuracy(conn, ids, "QD.MAIN.kWh")
+        flags = forecasts.drift(conn, ids)
+        rec_frame = recs.recommendations(conn, ids)
+        root = authenticate(conn, "demo", "demo")
+        factor_frame, users = admin.factors(conn, root), list_users(conn)
+        codes, families = admin.node_codes(conn), admin.factor_families(conn)
         plants = carbon.plant_rows(frame, ids, {"QD", "FS"})
         qd = overview.plant_summary(conn, "QD", 2025)
         texts = {}
@@ -352,7 +377,13 @@ def test_every_cockpit_page_is_translated(demo_url):
                     carbon.plant_table(plants, lang), carbon.tiles(None, plants, lang),
                     overview.layout(lang, [2025], False), overview.totals_tiles(frame, ids, lang),
                     overview.plant_tiles([qd], {}, lang), alarms.layout(lang, date(2025, 7, 21)),
-                    alarms.event_table(alarms.events(conn, ids), lang), reports.layout(lang, [])]
+                    alarms.event_table(alarms.events(conn, ids), lang), reports.layout(lang, []),
+                    forecasts.layout(lang, champs), forecasts.layout(lang, champs.iloc[:0]),
+                    forecasts.accuracy_table(accuracy, lang), forecasts.drift_table(flags, lang),
+                    forecasts.drift_table(flags.iloc[:0], lang), recs.layout(lang, True), recs.layout(lang, False),
+                    recs.rec_table(rec_frame, lang), recs.totals(rec_frame, lang), dcc.Dropdown(options=recs.choices(rec_frame, lang)),
+                    admin.layout(lang, True, codes, families), admin.layout(lang, False),
+                    admin.users_table(users, lang), admin.factor_table(factor_frame, lang)]
             texts[lang] = [s for s in _strings(tree) if s.strip()]
     for lang, strings in texts.items():
         assert not [s for s in strings if key_like.match(s)], lang
@@ -362,3 +393,190 @@ def test_every_cockpit_page_is_translated(demo_url):
     leftovers = {s for s in both & set(texts["en"]) - data_texts
                  if s not in allowed and not re.match(r"^[A-Z0-9.\-]+( ·.*)?$", s)}
     assert not leftovers
+
+
+def _forecasts_and_recommendations(run, demo_url) -> dict[str, list[int]]:
+    """Idempotent set-up for the forecast and recommendation pages: QD.MAIN.kWh trained (hourly, day ahead),
+    two issued forecasts with their actuals; optimiser recommendations for QD (two) and FS (one), stored
+    through the optimiser's store. Returns the recommendation ids per plant."""
+    import pandas as pd
+
+    from ems.optimize import store
+
+    with psycopg.connect(demo_url) as conn:
+        trained = conn.execute("SELECT 1 FROM forecast_model WHERE target = 'QD.MAIN.kWh'").fetchone()
+    if not trained:
+        code, _, err = run("forecast", "train", "--point", "QD.MAIN.kWh", "--freq", "1h", "--horizon", "1d",
+                           "--days", "14", "--until", "2025-07-15T00:00:00Z", "--models", "ets", "--folds", "2")
+        assert code == 0, err
+        for at in ("2025-07-16T00:00:00Z", "2025-07-17T00:00:00Z"):
+            assert run("forecast", "run", "--point", "QD.MAIN.kWh", "--at", at)[0] == 0
+        assert run("forecast", "accuracy", "--point", "QD.MAIN.kWh")[0] == 0
+    with psycopg.connect(demo_url) as conn:
+        if not conn.execute("SELECT 1 FROM recommendation").fetchone():
+            for plant, hour, kwh in (("QD", 14, 120.0), ("QD", 15, 80.0), ("FS", 14, 60.0)):
+                t0 = pd.Timestamp(f"2025-07-15 {hour}:00", tz="Asia/Shanghai")
+                store.insert_recommendation(conn, {
+                    "plant_code": plant, "system": "chilled_water", "valid_from": t0, "valid_to": t0 + pd.Timedelta("1h"),
+                    "inputs": {"zone_t_c": [24.0, 25.5]}, "baseline_decision": {"chws_setpoint_c": 7.0, "n_chillers":
+                                                                              "plant staging"},
+                    "decision": {"chws_setpoint_c": 10.5, "n_chillers": 2, "plan_chws_setpoint_c": [10.5, 10.0]},
+                    "expected_kwh_saved": kwh, "expected_cost_cny_saved": kwh * 0.8,
+                    "expected_tco2_saved": kwh * 0.5703 / 1000, "diagnosis": ""})
+            conn.commit()
+        return {p: [r[0] for r in conn.execute("SELECT rec_id FROM recommendation WHERE plant_code = %s ORDER BY rec_id",
+                                               (p,))] for p in ("QD", "FS")}
+
+
+def test_cockpit_forecasts_page_same_figures_as_the_cli_and_scoped(run, demo_url):
+    from dashboards.auth import create_user, visible_node_ids
+    from dashboards.pages import forecasts
+    from forecasting import store as forecast_store
+
+    _forecasts_and_recommendations(run, demo_url)
+    code, out, err = run("forecast", "accuracy", "--point", "QD.MAIN.kWh", "--json")
+    assert code == 0, err
+    cli = json.loads(out)["accuracy"]
+    with psycopg.connect(demo_url) as conn:
+        ids = list(dict(conn.execute("SELECT code, node_id FROM node").fetchall()).values())
+        [row] = forecasts.champions(conn, ids).to_dict("records")          # one target, one horizon
+        model_id, score = conn.execute("SELECT model_id, score FROM forecast_model WHERE target = 'QD.MAIN.kWh' "
+                                       "AND is_champion").fetchone()
+        assert (row["model_id"], row["horizon_steps"], row["step_s"]) == (model_id, 24, 3600)
+        assert row["score"] == pytest.approx(score) and not row["drift"]
+        page = forecasts.accuracy(conn, ids, "QD.MAIN.kWh")
+        assert sorted((r["model_id"], r["lead_h"], round(r["mae"], 9)) for r in cli) == sorted(
+            zip(page["model_id"], page["lead_h"], page["mae"].round(9), strict=True))
+        assert row["live_n"] == sum(r["n"] for r in cli if r["model_id"] == model_id) == 48
+        assert row["live_mae"] == pytest.approx(sum(r["mae"] * r["n"] for r in cli) / 48)
+        # a drift flag raised by the forecasting store shows on the page, then is cleared again
+        assert forecast_store.check_drift(conn, model_id, ratio=0.01) is not None
+        conn.commit()
+        assert forecasts.champions(conn, ids)["drift"].iloc[0]
+        flags = forecasts.drift(conn, ids)
+        assert len(flags) == 1 and "forecast-drifts" in str(forecasts.drift_table(flags, "en"))
+        assert forecast_store.check_drift(conn, model_id, ratio=1e9) is None
+        fs_user = create_user(conn, "fs-forecasts", "pw-fs-6", "energy_manager", scope_codes=["FS"])
+        conn.commit()
+        fs = visible_node_ids(conn, fs_user)
+        fs_found = forecasts.champions(conn, fs)
+        assert fs_found.empty and forecasts.accuracy(conn, fs, "QD.MAIN.kWh").empty and forecasts.drift(conn, fs).empty
+    assert "ems forecast train --point CODE" in str(forecasts.layout("en", fs_found))
+    assert len(forecasts.accuracy_figure(page, "en").data) == 2                # the champion and its naive
+    assert "Live MAE" in str(forecasts.accuracy_table(page, "en"))
+
+
+def test_cockpit_recommendations_decide_by_role_and_scope(run, demo_url):
+    from dash.exceptions import PreventUpdate
+
+    from dashboards.auth import create_user, visible_node_ids
+    from dashboards.pages import recommendations as recs
+    from ems.optimize import store
+
+    ids = _forecasts_and_recommendations(run, demo_url)
+    qd_rec, qd_rec2, fs_rec = ids["QD"][0], ids["QD"][1], ids["FS"][0]
+    with psycopg.connect(demo_url) as conn:
+        qd_viewer = create_user(conn, "qd-viewer", "pw-qd-1", "viewer", scope_codes=["QD"], language="en")
+        qd_manager = create_user(conn, "qd-manager", "pw-qd-2", "energy_manager", scope_codes=["QD"], language="en")
+        fs_manager = create_user(conn, "fs-rec-manager", "pw-fs-7", "energy_manager", scope_codes=["FS"])
+        conn.commit()
+        qd, fs = visible_node_ids(conn, qd_manager), visible_node_ids(conn, fs_manager)
+        assert set(recs.recommendations(conn, fs)["rec_id"]) == {fs_rec}          # never QD's
+        assert set(recs.recommendations(conn, qd)["rec_id"]) == {qd_rec, qd_rec2}
+        with pytest.raises(PreventUpdate):                                      # another plant's: nothing
+            recs.decide(conn, fs_manager, fs, qd_rec, "accepted", None)
+        assert recs.decide(conn, qd_viewer, visible_node_ids(conn, qd_viewer), qd_rec, "accepted", None) \
+            == "Your role may not decide recommendations (energy managers and admins may)"
+        assert recs.decide(conn, qd_manager, qd, qd_rec, "rejected", "  ") == "Rejecting a recommendation needs a reason"
+        assert store.get(conn, qd_rec)["status"] == "proposed"
+        assert recs.decide(conn, qd_manager, qd, qd_rec, "accepted", None) == "Accepted"
+        assert recs.decide(conn, qd_manager, qd, qd_rec, "accepted", None).startswith("Not changed")
+        assert recs.decide(conn, qd_manager, qd, qd_rec2, "rejected", "line changeover") == "Rejected"
+        got, got2 = store.get(conn, qd_rec), store.get(conn, qd_rec2)
+        assert (got["status"], got["decided_by"]) == ("accepted", "qd-manager")
+        assert (got2["status"], got2["status_reason"]) == ("rejected", "line changeover")
+        assert [e[1] for e in store.events(conn, qd_rec)] == ["proposed", "accepted"]   # the store's own log
+        frame = recs.recommendations(conn, qd)
+    table = str(recs.rec_table(frame, "en"))
+    assert "chws_setpoint_c 7 → 10.5" in table and "line changeover" in table and "plant staging" not in table
+    tiles = str(recs.totals(frame, "en"))
+    assert "120" in tiles and "96" in tiles                     # accepted: 120 kWh, 96 CNY expected
+    assert [c["value"] for c in recs.choices(frame, "en")] == [qd_rec]     # the rejected one is decided
+    assert "ems optimize recommend" in str(recs.layout("zh", False))
+
+
+def test_cockpit_admin_page_admins_only(demo_url):
+    from datetime import date
+
+    from dash.exceptions import PreventUpdate
+
+    from cms import inventory_store
+    from dashboards.auth import authenticate, create_user, list_users, visible_node_ids
+    from dashboards.pages import admin
+
+    with psycopg.connect(demo_url) as conn:
+        root = authenticate(conn, "demo", "demo")
+        manager = create_user(conn, "qd-admin-try", "pw-qd-3", "energy_manager", scope_codes=["QD"])
+        conn.commit()
+        for call in (lambda: admin.factors(conn, manager), lambda: admin.create(conn, manager, "x", "pw", "admin", [], "en"),
+                     lambda: admin.update(conn, manager, manager.user_id, "admin", ["CCG"])):
+            with pytest.raises(PreventUpdate):        # a non-admin gets nothing and changes nothing
+                call()
+        assert conn.execute("SELECT role FROM app_user WHERE user_id = %s", (manager.user_id,)).fetchone()[0] \
+            == "energy_manager"
+        assert "admin-denied" in str(admin.layout("en", False)) and "admin-users" not in str(admin.layout("en", False))
+
+        assert admin.create(conn, root, "fs-new", "pw-fs-8", "viewer", ["FS"], "en") == "User created: fs-new"
+        assert admin.create(conn, root, "fs-new", "pw-fs-8", "viewer", ["FS"], "en").startswith("Not saved")
+        assert "NOPE" in admin.create(conn, root, "nope", "pw", "viewer", ["NOPE"], "en")
+        new = {u["username"]: u for u in list_users(conn)}["fs-new"]
+        assert new["scope"] == ["FS"] and new["role"] == "viewer" and "nope" not in {u["username"] for u in list_users(conn)}
+        fs_ids = set(conn.execute("SELECT node_id FROM node WHERE code = 'FS' OR code LIKE 'FS.%'").fetchall())
+        user = authenticate(conn, "fs-new", "pw-fs-8")
+        assert {(i,) for i in visible_node_ids(conn, user)} <= fs_ids
+        assert admin.update(conn, root, new["user_id"], "energy_manager", ["QD"]) == "Saved"
+        assert {u["username"]: u for u in list_users(conn)}["fs-new"]["scope"] == ["QD"]
+        assert authenticate(conn, "fs-new", "pw-fs-8").role == "energy_manager"
+        assert admin.update(conn, root, root.user_id, "viewer", []) == "You cannot change your own role"
+
+        every = admin.factors(conn, root)
+        assert len(every) == conn.execute("SELECT count(*) FROM factor").fetchone()[0]
+        assert not every["locked"].any() and every["used_by"].sum() > 0
+        grid = admin.factors(conn, root, "mee_grid")
+        assert set(grid["family"]) == {"mee_grid"} and grid["source"].str.len().min() > 0
+        # locking an inventory freezes its factor versions: the page marks them (rolled back afterwards)
+        inv = inventory_store.find(conn, "FS", date(2025, 1, 1), date(2026, 1, 1))
+        inventory_store.lock(conn, inv, "auditor")
+        locked = admin.factors(conn, root)
+        used = set(r[0] for r in conn.execute("SELECT factor_pk FROM inventory_factor WHERE inventory_id = %s",
+                                              (inv["inventory_id"],)))
+        assert set(locked.loc[locked["locked"], "factor_pk"]) == used
+        assert "locked in use" in str(admin.factor_table(locked, "en"))
+        conn.rollback()
+    tariffs, packs = str(admin.tariff_table("en")), str(admin.pack_table("zh"))
+    assert "CN-GD-IND-TOU" in tariffs and "Guangdong industrial" in tariffs
+    assert "RE100-OFFSET100" in packs and "T-CECA-G-0171-2022" in packs and "部分核对" in packs
+
+
+def test_cockpit_cost_report_download(run, demo_url):
+    import io
+
+    import openpyxl
+
+    from dashboards.auth import create_user, may, visible_node_ids
+    from dashboards.pages.reports import cost_bytes, cost_choices
+
+    code, out, err = run("cost", "--node", "FS", "--from", "2025-01-01", "--to", "2026-01-01", "--by", "month",
+                         "--centres")
+    assert code == 0, err
+    cli_total = float(out.split("total: ")[1].split(" kWh, ")[1].split(" CNY")[0].replace(",", ""))
+    with psycopg.connect(demo_url) as conn:
+        viewer = create_user(conn, "fs-viewer", "pw-fs-6", "viewer", scope_codes=["FS"])
+        conn.commit()
+        assert [c["value"] for c in cost_choices(conn, visible_node_ids(conn, viewer))] == ["FS"]
+        name, content = cost_bytes(conn, "FS", 2025)
+    assert not may(viewer, "download_cost") and name == "cost_FS_2025.xlsx"
+    sheet = openpyxl.load_workbook(io.BytesIO(content))["Cost"]
+    header = [c.value for c in sheet[1]]
+    total = sum(row[header.index("cost_cny")] for row in sheet.iter_rows(min_row=2, values_only=True))
+    assert total == pytest.approx(cli_total, abs=0.01)

@@ -143,3 +143,87 @@ def test_scope_is_read_from_the_database(conn):
     codes = dict(conn.execute("SELECT node_id, code FROM node").fetchall())
     assert sorted(codes[i] for i in visible_node_ids(conn, admin)) == ["GRP", "PA", "PA.CHP", "PB"]
     assert [codes[i] for i in visible_node_ids(conn, plant_b)] == ["PB"]
+
+
+def _update(client, outputs: list[tuple[str, str]], inputs: list[tuple[str, str, object]],
+            state: list[tuple[str, str, object]] = (), changed: str | None = None):
+    """POST one Dash callback request (as the browser sends it) and return the response."""
+    out = [{"id": i, "property": p} for i, p in outputs]
+    return client.post("/_dash-update-component", json={
+        "output": f"{outputs[0][0]}.{outputs[0][1]}" if len(outputs) == 1
+        else ".." + "...".join(f"{i}.{p}" for i, p in outputs) + "..",
+        "outputs": out[0] if len(outputs) == 1 else out,
+        "inputs": [{"id": i, "property": p, "value": v} for i, p, v in inputs],
+        "state": [{"id": i, "property": p, "value": v} for i, p, v in state],
+        "changedPropIds": [changed or f"{inputs[0][0]}.{inputs[0][1]}"]})
+
+
+_USER_OUTPUTS = [("admin-users", "children"), ("admin-user", "options"), ("admin-result", "children")]
+
+
+def _create_user_request(client, name: str):
+    return _update(client, _USER_OUTPUTS, [("admin-create", "n_clicks", 1), ("admin-update", "n_clicks", 0)],
+                   [("admin-new-name", "value", name), ("admin-new-password", "value", "pw-new-1"),
+                    ("admin-new-role", "value", "admin"), ("admin-new-scope", "value", []),
+                    ("admin-new-language", "value", "en"), ("admin-user", "value", None),
+                    ("admin-role", "value", None), ("admin-scope", "value", None)], changed="admin-create.n_clicks")
+
+
+def test_admin_page_and_callbacks_refuse_non_admins(client, db):
+    with db.connection() as conn:
+        create_user(conn, "root", "pw-root", "admin", language="en")
+    assert _login(client, "qd", "pw-qd").status_code == 302
+    routed = _update(client, [("page", "children")], [("url", "pathname", "/admin")]).get_data(as_text=True)
+    assert "admin-denied" in routed and "Only administrators may open this page" in routed
+    assert "admin-user-list" not in routed and "nav-admin" not in routed and "CN-GD-IND-TOU" not in routed
+    assert _update(client, [("admin-factors", "children")], [("admin-factor-family", "value", None)]).status_code == 204
+    assert _create_user_request(client, "mallory").status_code == 204          # refused: no data, no user
+    with db.connection() as conn:
+        assert conn.execute("SELECT count(*) FROM app_user WHERE username = 'mallory'").fetchone()[0] == 0
+    client.get("/logout")
+    assert _login(client, "root", "pw-root").status_code == 302
+    routed = _update(client, [("page", "children")], [("url", "pathname", "/admin")]).get_data(as_text=True)
+    assert "admin-user-list" not in routed and "nav-admin" in routed and "CN-GD-IND-TOU" in routed
+    answer = _create_user_request(client, "carol")
+    assert answer.status_code == 200 and "User created: carol" in answer.get_data(as_text=True)
+    factors = _update(client, [("admin-factors", "children")], [("admin-factor-family", "value", None)])
+    assert factors.status_code == 200
+    with db.connection() as conn:
+        assert conn.execute("SELECT role FROM app_user WHERE username = 'carol'").fetchone()[0] == "admin"
+
+
+def test_recommendation_callback_scope_and_role(client, db):
+    import pandas as pd
+
+    from ems.optimize import store
+
+    t0 = pd.Timestamp("2025-07-15 14:00", tz="Asia/Shanghai")
+    with db.connection() as conn:
+        create_user(conn, "pa-viewer", "pw-v", "viewer", scope_codes=["PA"], language="en")
+        ids = {plant: store.insert_recommendation(conn, {
+            "plant_code": plant, "system": "compressed_air", "valid_from": t0, "valid_to": t0 + pd.Timedelta("1h"),
+            "inputs": {}, "baseline_decision": {"pressure_bar": 7.0}, "decision": {"pressure_bar": 6.6},
+            "expected_kwh_saved": 30.0, "expected_cost_cny_saved": 24.0, "expected_tco2_saved": 0.017})
+            for plant in ("PA", "PB")}
+
+    def accept(rec_id: int):
+        return _update(client, [("rec-table", "children"), ("rec-totals", "children"), ("rec-choice", "options"),
+                                ("rec-result", "children")],
+                       [("rec-status", "value", "all"), ("rec-accept", "n_clicks", 1), ("rec-reject", "n_clicks", 0)],
+                       [("rec-choice", "value", rec_id), ("rec-reason", "value", None)], changed="rec-accept.n_clicks")
+
+    assert _login(client, "qd", "pw-qd").status_code == 302           # energy manager of PA
+    assert accept(ids["PB"]).status_code == 204                       # another plant's: nothing, no change
+    answer = accept(ids["PA"])
+    assert answer.status_code == 200 and "Accepted" in answer.get_data(as_text=True)
+    assert f"#{ids['PB']}" not in answer.get_data(as_text=True)
+    client.get("/logout")
+    assert _login(client, "pa-viewer", "pw-v").status_code == 302
+    with db.connection() as conn:
+        rid = store.insert_recommendation(conn, {**store.get(conn, ids["PA"]), "inputs": {}, "valid_from": t0,
+                                                 "valid_to": t0 + pd.Timedelta("1h")})
+    denied = accept(rid).get_data(as_text=True)
+    assert "Your role may not decide recommendations" in denied
+    with db.connection() as conn:
+        states = {r: store.get(conn, r)["status"] for r in (*ids.values(), rid)}
+    assert states == {ids["PA"]: "accepted", ids["PB"]: "proposed", rid: "proposed"}

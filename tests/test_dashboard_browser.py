@@ -7,6 +7,7 @@ screenshot in docs/screenshots/first-page.png.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,6 +30,7 @@ SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "screenshots" / "fir
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                "--disable-sync", "--no-first-run"]
 TZ = "Asia/Shanghai"
+SHOTS = os.environ.get("EMS_TEST_SCREENSHOTS")   # a folder for extra page screenshots (optional)
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium")]
 
@@ -139,6 +141,26 @@ def test_login_chart_language_drill_and_meter(served):
             page.click("#nav-reports")
             page.wait_for_selector("#card-report")
             page.click("#report-download-button")     # no inventory here: nothing to download, no error
+            # no optimiser run and no trained model here: both pages say how to get one
+            page.click("#nav-recommendations")
+            page.wait_for_selector("#no-recommendations")
+            assert "ems optimize recommend" in page.inner_text("#no-recommendations")
+            page.click("#nav-forecasts")
+            page.wait_for_selector("#no-forecasts")
+            assert "ems forecast train --point CODE" in page.inner_text("#no-forecasts")
+            # admin (this user is one): users, factor library, tariffs, packs; create a user through the form
+            page.click("#nav-admin")
+            page.wait_for_selector("#admin-user-list >> text=lead")
+            page.wait_for_selector("#admin-factor-list, #admin-no-factors")
+            assert "CN-GD-IND-TOU" in page.inner_text("#admin-tariff-list")
+            assert "RE100-OFFSET100" in page.inner_text("#admin-pack-list")
+            page.fill("#admin-new-name", "pa-viewer")
+            page.fill("#admin-new-password", "pw-pa-1")
+            page.click("#admin-create")
+            page.wait_for_selector("#admin-user-list >> text=pa-viewer")
+            assert "已创建用户" in page.inner_text("#admin-result")
+            if SHOTS:
+                page.screenshot(path=str(Path(SHOTS) / "admin.png"), full_page=True)
         finally:
             browser.close()
     assert errors == []

@@ -6,11 +6,11 @@ import sys
 
 import pandas as pd
 
+from ems.analytics.cost_data import billed_kwh as _billed_kwh
+from ems.analytics.cost_data import point_kwh_15min
 from ems.cli.common import database
 from ems.cli.readings_cmd import parse_time
 from ems.errors import UserError
-
-_QUARTER = pd.Timedelta("15min")
 
 
 def register(sub) -> None:
@@ -65,21 +65,6 @@ def _point(conn, code: str) -> dict:
     return match[0]
 
 
-def point_kwh_15min(conn, point: dict, start: pd.Timestamp, end: pd.Timestamp, *, demand: bool = False
-                    ) -> pd.Series:
-    """A meter's energy per 15 min (kWh), indexed by interval end. With ``demand``, an interval holding a
-    delta that spans a data gap is NaN (its energy is billed, but it is no 15-min demand)."""
-    from ems.readings.query import read_point
-    from ems.units import conversion
-
-    frame = read_point(conn, point, start, end, "15min")
-    scale, _ = conversion(point["unit"], "kWh")
-    values = frame["delta_sum"].astype(float).to_numpy() * scale
-    if demand:
-        values[frame["gap_flagged"].fillna(False).astype(bool).to_numpy()] = float("nan")
-    return pd.Series(values, index=pd.DatetimeIndex(frame["bucket"]) + _QUARTER, name=point["code"])
-
-
 def _demand(conn, args, node: str, tz: str, start, end) -> None:
     """Print the monthly demand charge (基本电费) of the billed meters when the tariff has one."""
     from ems.analytics.sources import role_points
@@ -115,21 +100,9 @@ def _daily_max(conn, code: str | None, start, end) -> pd.Series | None:
 
 def _assignments(conn, args, node: str, start) -> tuple[str, list, list]:
     """(site, assignments, tariffs): --tariff overrides the site's assigned tariffs."""
-    from ems.analytics.sources import tariff_assignments
-    from ems.analytics.tariff_files import TariffAssignment
+    from ems.analytics.cost_data import site_tariffs
 
-    tariffs = _tariffs(args)
-    site, assigned = tariff_assignments(conn, node)
-    if args.tariff:
-        assigned = [TariffAssignment(site_code=site, tariff_id=args.tariff, valid_from=start.date())]
-    if not assigned:
-        raise UserError(f"'{node}' and the nodes above it have no tariff assigned: add 'tariffs: [{{tariff: ID, "
-                        f"from: DATE}}]' to its site in the plant YAML, or pass --tariff", where="--tariff")
-    known = {t.id for t in tariffs}
-    for a in assigned:
-        if a.tariff_id not in known:
-            raise UserError(f"no tariff with id '{a.tariff_id}' (ems cost --list-tariffs)", where="--tariff")
-    return site, assigned, tariffs
+    return site_tariffs(conn, node, start, args.tariff, _tariffs(args))
 
 
 def _price(conn, args, kwh: pd.Series, node: str, tz: str, start, end) -> pd.DataFrame:
@@ -145,44 +118,13 @@ def _range(args, tz: str) -> tuple[pd.Timestamp, pd.Timestamp]:
     return parse_time(args.start, tz, "--from"), parse_time(args.end, tz, "--to")
 
 
-def _node_kwh(conn, node: str, start, end) -> pd.Series:
-    """A node's electricity use per 15 min (kWh), indexed by interval end."""
-    from ems.rollups.query import node_energy
-
-    frame = node_energy(conn, node, start, end, "15min", "electricity")
-    return pd.Series(frame["value"].astype(float).to_numpy(), index=pd.DatetimeIndex(frame["bucket"]) + _QUARTER)
-
-
-def _billed_kwh(conn, node: str, start, end) -> tuple[pd.Series, str]:
-    """What the utility bills: the grid-import meters (role grid_import) below the node when it has
-    them (a site: on-site PV and storage lower the bill), else the node's own electricity use."""
-    from ems.analytics.sources import role_points
-
-    meters = role_points(conn, node).get("grid_import", [])
-    if not meters:
-        return _node_kwh(conn, node, start, end), "the node's electricity use"
-    parts = [point_kwh_15min(conn, m, start, end) for m in meters]
-    return pd.concat(parts, axis=1).sum(axis=1, min_count=1), "grid import (" + ", ".join(m["code"] for m in meters) + ")"
-
-
 def _centres(conn, args, tz: str, start, end) -> int:
     """Cost of the node (and with --centres of each child node and the remainder) per day or month."""
-    from ems.analytics.cost_report import cost_by_centre, export_cost_report
+    from ems.analytics.cost_data import centre_report
+    from ems.analytics.cost_report import export_cost_report
 
-    site, assigned, tariffs = _assignments(conn, args, args.node, start)
-    billed, basis = _billed_kwh(conn, args.node, start, end)
-    kwh = {args.node: billed}
-    names = {}
-    print(f"priced: {basis}")
-    if args.centres:
-        for code, zh, en in conn.execute(
-                """SELECT c.code, c.name_zh, c.name_en FROM node c JOIN node p ON c.parent_id = p.node_id
-                   WHERE p.code = %s ORDER BY c.code""", (args.node,)):
-            series = _node_kwh(conn, code, start, end)
-            if series.notna().any():
-                kwh[code], names[code] = series, " / ".join(x for x in (zh, en) if x)
-    report = cost_by_centre(kwh, names, args.node if args.centres else None, site, assigned, tariffs, tz, args.by,
-                            _daily_max(conn, args.temp_point, start, end))
+    report = centre_report(conn, args.node, tz, start, end, args.by, centres=args.centres, tariff_id=args.tariff,
+                           tariffs=_tariffs(args), daily_max_temp_c=_daily_max(conn, args.temp_point, start, end))
     with pd.option_context("display.max_rows", 500, "display.width", 180, "display.float_format", "{:,.2f}".format):
         print(report.lines.to_string(index=False))
     print(f"total: {report.lines['kwh'].sum():,.2f} kWh, {report.lines['cost_cny'].sum():,.2f} CNY "

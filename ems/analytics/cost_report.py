@@ -4,7 +4,6 @@ unmetered remainder, and its export as CSV and Excel. Pure over frames; writing 
 from __future__ import annotations
 
 import datetime as dt
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -91,44 +90,9 @@ def _dated(frame: pd.DataFrame, by: str) -> pd.DataFrame:
 
 
 def export_cost_report(report: CostReport, path: str | Path) -> list[Path]:
-    """``.csv`` (UTF-8 with BOM for Excel), ``.xlsx`` (sheets About, Cost, TOU), or both without a suffix."""
-    path = Path(path)
-    targets = [path] if path.suffix.lower() in {".csv", ".xlsx"} else [path.with_name(path.name + ".csv"),
-                                                                      path.with_name(path.name + ".xlsx")]
+    """``.csv``, ``.xlsx`` (sheets About, Cost, TOU), or both when the path has neither suffix."""
+    from ems.analytics.tablefiles import workbook, write_tables
+
     lines = _dated(report.lines, report.by)
-    for target in targets:
-        try:
-            if target.suffix.lower() == ".csv":
-                lines.to_csv(target, index=False, encoding="utf-8-sig")
-            else:
-                _write_xlsx(report, lines, _dated(report.tou, report.by), target)
-        except OSError as exc:
-            raise UserError(f"cannot write cost report: {exc.strerror}", where=str(target)) from exc
-    return targets
-
-
-def _write_xlsx(report: CostReport, lines: pd.DataFrame, tou: pd.DataFrame, target: Path) -> None:
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-
-    wb = Workbook()
-    about = wb.active
-    about.title = "About"
-    for row in _about(report):
-        about.append(list(row))
-    about.column_dimensions["A"].width, about.column_dimensions["B"].width = 28, 100
-    for title, frame in (("Cost", lines), ("TOU", tou)):
-        ws = wb.create_sheet(title)
-        ws.append(list(frame.columns))
-        for cell in ws[1]:
-            cell.font = Font(bold=True)
-        for row in frame.itertuples(index=False):
-            ws.append([None if isinstance(v, float) and math.isnan(v) else
-                       (v.item() if isinstance(v, np.generic) else v) for v in row])
-        for col, name in enumerate(frame.columns, start=1):
-            fmt = "#,##0.00" if name.endswith("_cny") or name == "kwh" else "0.0000" if "price" in name else None
-            if fmt:
-                for (cell,) in ws.iter_rows(min_row=2, min_col=col, max_col=col):
-                    cell.number_format = fmt
-        ws.freeze_panes = "A2"
-    wb.save(target)
+    return write_tables(path, lines, lambda target: workbook(
+        "About", _about(report), [("Cost", lines), ("TOU", _dated(report.tou, report.by))], target), "cost report")

@@ -287,45 +287,9 @@ def export_settlement(result: SettlementResult, path: str | Path) -> list[Path]:
     """Write the settlement: ``.csv`` (UTF-8 with BOM, so Excel reads Chinese names), ``.xlsx`` (sheets
     说明 About with period, tariff, rule and generation time; Settlement; Balance), or both when the path
     has neither suffix (``path.csv`` and ``path.xlsx``). Returns the files written."""
-    path = Path(path)
-    targets = [path] if path.suffix.lower() in {".csv", ".xlsx"} else [path.with_name(path.name + ".csv"),
-                                                                      path.with_name(path.name + ".xlsx")]
+    from ems.analytics.tablefiles import workbook, write_tables
+
     lines = _for_file(result.lines, result.by)
-    for target in targets:
-        try:
-            if target.suffix.lower() == ".csv":
-                lines.to_csv(target, index=False, encoding="utf-8-sig")
-            else:
-                _write_xlsx(result, lines, target)
-        except OSError as exc:
-            raise UserError(f"cannot write settlement file: {exc.strerror}", where=str(target)) from exc
-    return targets
-
-
-def _write_xlsx(result: SettlementResult, lines: pd.DataFrame, target: Path) -> None:
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-
-    wb = Workbook()
-    about = wb.active
-    about.title = "说明 About"
-    for key, value in _header_rows(result):
-        about.append([key, value])
-    for cell in about["A"]:
-        cell.font = Font(bold=True)
-    about.column_dimensions["A"].width = 30
-    about.column_dimensions["B"].width = 110
-    for title, frame in (("Settlement", lines), ("Balance", _for_file(result.balance, result.by))):
-        ws = wb.create_sheet(title)
-        ws.append(list(frame.columns))
-        for cell in ws[1]:
-            cell.font = Font(bold=True)
-        for row in frame.itertuples(index=False):
-            ws.append([None if isinstance(v, float) and math.isnan(v) else
-                       (v.item() if isinstance(v, np.generic) else v) for v in row])
-        for col, name in enumerate(frame.columns, start=1):
-            if name.endswith("_cny"):
-                for (cell,) in ws.iter_rows(min_row=2, min_col=col, max_col=col):
-                    cell.number_format = "0.00"
-        ws.freeze_panes = "A2"
-    wb.save(target)
+    return write_tables(path, lines, lambda target: workbook(
+        "说明 About", _header_rows(result),
+        [("Settlement", lines), ("Balance", _for_file(result.balance, result.by))], target), "settlement file")

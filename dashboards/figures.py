@@ -89,7 +89,9 @@ def totals_by_node(frame: pd.DataFrame, lang: str, own_id: int | None = None) ->
         return empty_figure(tr("no_data", lang))
     groups = _groups(frame)
     titles = [f"{medium_label(m, lang)} ({u})" for m, u in groups]
-    fig = make_subplots(rows=1, cols=len(groups), subplot_titles=titles, horizontal_spacing=0.18)
+    # plotly needs spacing <= 1 / (cols - 1): with many media the gap shrinks
+    fig = make_subplots(rows=1, cols=len(groups), subplot_titles=titles,
+                        horizontal_spacing=min(0.18, 0.8 / max(len(groups) - 1, 1)))
     colours = _colours(frame)
     totals = (frame.groupby(["medium", "unit", "node_id", "code", "name_zh", "name_en"], dropna=False)["total"]
               .sum().reset_index())

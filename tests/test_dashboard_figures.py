@@ -47,3 +47,15 @@ def test_totals_label_own_meters():
     labels = {y for trace in fig.data for y in trace.y}
     assert labels == {"Qingdao (own meters)", "Foshan"}
     assert [sum(t.x) for t in fig.data] == [1000.0, 120.0]
+
+
+def test_totals_by_node_with_many_media():
+    """The demo plant has nine media below it: the small charts must still fit side by side."""
+    import pandas as pd
+
+    from dashboards.figures import totals_by_node
+
+    rows = [{"bucket": pd.Timestamp("2025-07-01"), "node_id": 1, "code": "P", "name_zh": "厂", "name_en": "P",
+             "level": "plant", "medium": f"m{i}", "unit": "kWh", "total": float(i + 1)} for i in range(9)]
+    fig = totals_by_node(pd.DataFrame(rows), "zh")
+    assert len(fig.data) == 9

@@ -145,3 +145,35 @@ def update_accuracy(conn: psycopg.Connection, code: str, ratio: float = 2.0) -> 
     table = store.accuracy(conn, code)
     return {"target": code, "filled": filled, "drift": drift,
             "accuracy": table.replace({np.nan: None}).to_dict("records")}
+
+
+# --- scheduled jobs (ems serve's scheduler): plain job(conn) -> rows touched ------------------------
+
+def _champion_targets(conn: psycopg.Connection) -> list[str]:
+    return [r[0] for r in conn.execute(
+        "SELECT DISTINCT target FROM forecast_model WHERE is_champion AND point_id IS NOT NULL ORDER BY target")]
+
+
+def forecast_run(conn: psycopg.Connection) -> int:
+    """Issue the champion forecast of every trained point after its last reading, then fill actuals and
+    check drift; forecast values written. A point that fails is logged and the others still run."""
+    import logging
+
+    written = 0
+    for code in _champion_targets(conn):
+        try:
+            written += int(run_point(conn, code)["values"])
+            update_accuracy(conn, code)
+        except Exception as exc:  # noqa: BLE001 - one bad point must not stop the others
+            conn.rollback()
+            logging.getLogger(__name__).warning("forecast_run %s: %s: %s", code, type(exc).__name__, exc)
+    return written
+
+
+try:  # plug into the scheduler registry when the service package is present
+    from ems.service.registry import register_job
+except ImportError:  # pragma: no cover
+    register_job = None
+if register_job is not None:
+    register_job("forecast_run", f"{__name__}:forecast_run",
+                 description="champion forecasts of every trained point, actuals filled, drift checked")

@@ -211,3 +211,26 @@ def _release_gate():
 def test_job_run_table_rejects_unknown_status(conn):
     with pytest.raises(psycopg.errors.CheckViolation):
         conn.execute("INSERT INTO job_run (job, job_key, status) VALUES ('x', 'x', 'exploded')")
+
+
+def test_product_jobs_are_registered_and_inventory_drafts_runs(ems):
+    """The default schedule's jobs resolve in the registry; the inventory job writes drafts."""
+    import datetime as dt
+    from pathlib import Path
+
+    from cms.jobs import inventory_drafts
+    from ems.service.registry import resolve
+    from ems.service.scheduler import plan_jobs
+
+    for job in plan_jobs(load_service_config(None, environ={})):
+        assert callable(resolve(job.target)), job.name
+    assert ems("config", "load", Path(__file__).parent / "data" / "plant_small.yaml")[0] == 0
+    from ems.db import open_database
+
+    db = open_database()
+    try:
+        with db.connection() as conn:
+            assert inventory_drafts(conn, today=dt.date(2025, 7, 1)) == 3   # GRP, PA, PB
+            assert conn.execute("SELECT count(*) FROM inventory WHERE year = 2025").fetchone()[0] == 3
+    finally:
+        db.close()

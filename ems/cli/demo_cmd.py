@@ -34,28 +34,16 @@ def _step(msg: str, t0: float) -> None:
 
 
 def _carbon_inventories(conn, start: str, days: int) -> list[int]:
-    """Metered activity from the roll-ups and a draft inventory of the group and each plant per calendar
-    year the demo covers (locked or in-review inventories are left as they are)."""
+    """Draft inventories of the group and each plant for every calendar year the demo covers."""
     import datetime as dt
 
-    from cms import inventory_store
-    from cms.engine import Settings
-    from cms.rollup_activity import sync_rollup_activity
+    from cms.jobs import inventory_drafts
 
     first = dt.date.fromisoformat(start)
     last = first + dt.timedelta(days=days - 1)
     years = list(range(first.year, last.year + 1))
-    plants = [r[0] for r in conn.execute("SELECT code FROM node WHERE level = 'plant' ORDER BY code")]
-    roots = [r[0] for r in conn.execute("SELECT code FROM node WHERE parent_id IS NULL ORDER BY code")] + plants
     for year in years:
-        lo, hi = dt.date(year, 1, 1), dt.date(year + 1, 1, 1)
-        sync_rollup_activity(conn, plants, lo, hi)
-        for root in roots:
-            existing = inventory_store.find(conn, root, lo, hi)
-            if existing is None or existing["status"] == "draft":
-                inventory_store.save_draft(conn, Settings(root=root, period_start=lo, period_end=hi), "ems demo",
-                                           year=year)
-    conn.commit()
+        inventory_drafts(conn, today=dt.date(year, 6, 30))
     return years
 
 

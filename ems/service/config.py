@@ -139,7 +139,9 @@ class SchedulerSettings(_Strict):
     workers: int = Field(4, ge=1, le=64)            # thread pool of the scheduler
     standby_poll_s: float = Field(10.0, gt=0)       # a second worker waits this long between lock tries
     jobs: dict[str, JobSchedule] = Field(default_factory=lambda: {
-        "rollup_refresh": JobSchedule(every="5min"), "job_run_prune": JobSchedule(cron="17 3 * * *")})
+        "rollup_refresh": JobSchedule(every="5min"), "data_quality": JobSchedule(every="15min"),
+        "alarms": JobSchedule(every="5min"), "forecast_run": JobSchedule(every="15min"),
+        "inventory_drafts": JobSchedule(cron="30 2 * * *"), "job_run_prune": JobSchedule(cron="17 3 * * *")})
     sites: dict[str, SiteSchedule] = Field(default_factory=dict)
 
     @field_validator("timezone")

@@ -36,6 +36,25 @@ def inventory_drafts(conn: psycopg.Connection, today: dt.date | None = None) -> 
     return written
 
 
+def factor_restatements(conn: psycopg.Connection) -> int:
+    """A draft restatement (with its line-by-line diff) of every locked inventory whose factors have since
+    been superseded by a newer version; returns the restatements written. Locking one stays a person's act."""
+    from cms.restate import restate
+
+    rows = conn.execute(
+        """SELECT DISTINCT n.code, i.period_start, i.period_end, i.year FROM inventory i JOIN node n USING (node_id)
+           JOIN inventory_factor x USING (inventory_id) JOIN factor f USING (factor_pk)
+           WHERE i.status = 'locked' AND f.superseded_by IS NOT NULL
+             AND NOT EXISTS (SELECT 1 FROM inventory j WHERE j.node_id = i.node_id AND j.period_start = i.period_start
+                             AND j.period_end = i.period_end AND j.revision > i.revision AND j.status = 'locked')
+           ORDER BY 1, 2""").fetchall()
+    written = 0
+    for code, start, end, year in rows:
+        written += bool(restate(conn, code, start, end, "scheduler", year=year)["inventory_id"])
+    conn.commit()
+    return written
+
+
 try:  # plug into the scheduler registry when the service package is present
     from ems.service.registry import register_job
 except ImportError:  # pragma: no cover
@@ -43,3 +62,5 @@ except ImportError:  # pragma: no cover
 if register_job is not None:
     register_job("inventory_drafts", f"{__name__}:inventory_drafts",
                  description="draft Scope 1/2 inventories of the current year from the roll-ups")
+    register_job("factor_restatements", f"{__name__}:factor_restatements",
+                 description="draft restatements of locked inventories whose factors were superseded")

@@ -170,6 +170,29 @@ def forecast_run(conn: psycopg.Connection) -> int:
     return written
 
 
+def forecast_retrain(conn: psycopg.Connection) -> int:
+    """Retrain every trained point on its recent history with its champion's step, horizon and features
+    (backtest, register, pick the champion again); models registered."""
+    import logging
+
+    from forecasting.models import parse_models
+
+    rows = conn.execute(
+        """SELECT DISTINCT ON (target) target, step_s, horizon_steps, features FROM forecast_model
+           WHERE is_champion AND point_id IS NOT NULL ORDER BY target, model_id DESC""").fetchall()
+    registered = 0
+    for code, step_s, horizon, features in rows:
+        try:
+            out = train_point(conn, code, horizon=int(horizon), freq=pd.Timedelta(seconds=int(step_s)),
+                              models=parse_models(None), days=35, end=None, feature_codes=tuple(features or ()), folds=5,
+                              calendar="CN")
+            registered += len(out["models"])
+        except Exception as exc:  # noqa: BLE001 - one bad point must not stop the others
+            conn.rollback()
+            logging.getLogger(__name__).warning("forecast_retrain %s: %s: %s", code, type(exc).__name__, exc)
+    return registered
+
+
 try:  # plug into the scheduler registry when the service package is present
     from ems.service.registry import register_job
 except ImportError:  # pragma: no cover
@@ -177,3 +200,5 @@ except ImportError:  # pragma: no cover
 if register_job is not None:
     register_job("forecast_run", f"{__name__}:forecast_run",
                  description="champion forecasts of every trained point, actuals filled, drift checked")
+    register_job("forecast_retrain", f"{__name__}:forecast_retrain",
+                 description="weekly retraining of every trained point (backtest, champion)")

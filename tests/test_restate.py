@@ -163,3 +163,15 @@ def test_equity_share_change_rescales_the_plant(base_year, ems):
     assert p2["co2e_kg"] == "3600000.000" and "base_year_share_restated" in p2["flags"]
     code, _, err = ems("inventory", "base-year", "--node", "G", "--year", 2023)
     assert code == 2 and "no locked inventory of G for base year 2023" in err
+
+
+def test_scheduled_job_restates_locked_inventories_with_superseded_factors(electricity, tmp_path):
+    from cms.jobs import factor_restatements
+
+    assert factor_restatements(electricity) == 0                      # nothing superseded yet
+    supersede_east(electricity, tmp_path)
+    assert factor_restatements(electricity) == 1
+    latest = inventory_store.find(electricity, "G", Y, Y1)
+    assert (latest["revision"], latest["status"]) == (2, "draft")
+    assert factor_restatements(electricity) == 1                      # the open draft is recomputed, not duplicated
+    assert inventory_store.find(electricity, "G", Y, Y1)["revision"] == 2

@@ -19,7 +19,8 @@ def test_defaults_without_a_file():
     cfg = load_service_config(None, environ={})
     assert cfg.role == "all" and cfg.web.port == 8050 and cfg.logging.format == "json"
     keys = {j.key for j in plan_jobs(cfg)}
-    assert keys == {"rollup_refresh", "data_quality", "alarms", "forecast_run", "inventory_drafts", "job_run_prune"}
+    assert keys == {"rollup_refresh", "data_quality", "alarms", "forecast_run", "forecast_retrain", "inventory_drafts",
+                    "factor_restatements", "job_run_prune"}
 
 
 def test_file_env_override_and_per_site_plan(tmp_path):

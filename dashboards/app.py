@@ -23,6 +23,7 @@ from dashboards.layout import page, shell
 from dashboards.login import current_user, install_login
 from dashboards.pages import admin, alarms, carbon, energy, forecasts, overview, reports, systems
 from dashboards.pages import recommendations as recs
+from dashboards.pages import zerocarbon as zc
 from ems.db.connection import Database
 
 ASSETS = Path(__file__).resolve().parent / "assets"
@@ -76,6 +77,9 @@ def create_app(db: Database, *, data_dir: Path | str) -> dash.Dash:
                 years = sorted(set(carbon.inventories(conn, rc.visible)["year"].astype(int)))
                 wall = flask.request.args.get("screen") == "wall" or "screen=wall" in (flask.request.referrer or "")
                 return page(rc.user, rc.lang, overview.PAGE_KEY, overview.layout(rc.lang, years, wall))
+            if route == zc.PATH:
+                years = sorted(set(carbon.inventories(conn, rc.visible)["year"].astype(int)))
+                return page(rc.user, rc.lang, zc.PAGE_KEY, zc.layout(rc.lang, years))
             if (path or "/").rstrip("/") == carbon.PATH:
                 years = sorted(set(carbon.inventories(conn, rc.visible)["year"].astype(int)))
                 return page(rc.user, rc.lang, carbon.PAGE_KEY, carbon.layout(rc.lang, years))
@@ -92,6 +96,7 @@ def create_app(db: Database, *, data_dir: Path | str) -> dash.Dash:
     energy.register_callbacks(app, db)
     systems.register_callbacks(app, db)
     carbon.register_callbacks(app, db)
+    zc.register_callbacks(app, db)
     overview.register_callbacks(app, db)
     alarms.register_callbacks(app, db)
     reports.register_callbacks(app, db)
@@ -112,4 +117,4 @@ def _full_layout(lang: str, user: User | None) -> dash.html.Div:
     return shell(user, lang, energy.PAGE_KEY, energy.layout(lang, nodes, None) + systems.layout(lang, found, None)
                  + carbon.layout(lang, [2000]) + overview.layout(lang, [2000], False) + alarms.layout(lang, None)
                  + reports.layout(lang, []) + forecasts.layout(lang, champs) + recs.layout(lang, True)
-                 + admin.layout(lang, True, [], []))
+                 + admin.layout(lang, True, [], []) + zc.layout(lang, [2000]))

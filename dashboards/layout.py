@@ -9,7 +9,7 @@ from dashboards.i18n import tr
 
 PAGES = (("page.overview", "/overview"), ("page.energy", "/"), ("page.systems", "/systems"),
          ("page.recommendations", "/recommendations"), ("page.forecasts", "/forecasts"), ("page.carbon", "/carbon"),
-         ("page.alarms", "/alarms"), ("page.reports", "/reports"),
+         ("page.zerocarbon", "/zerocarbon"), ("page.alarms", "/alarms"), ("page.reports", "/reports"),
          ("page.admin", "/admin"))   # (title key, path) in menu order
 ADMIN_ONLY = frozenset({"page.admin"})   # menu entries shown to admins only (the page itself refuses others too)
 

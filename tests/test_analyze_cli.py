@@ -335,6 +335,7 @@ def test_every_cockpit_page_is_translated(run, demo_url):
     from dashboards.auth import authenticate, list_users
     from dashboards.pages import admin, alarms, carbon, energy, forecasts, overview, reports, systems
     from dashboards.pages import recommendations as recs
+    from dashboards.pages import zerocarbon as zc
     from dashboards.queries import visible_nodes
 
     _forecasts_and_recommendations(run, demo_url)
@@ -360,6 +361,9 @@ def test_every_cockpit_page_is_translated(run, demo_url):
         from ems.analytics.tariff_files import builtin_tariffs
 
         data_texts |= {t for p in builtin_packs() for t in (p.title.en, p.standard, p.source, p.version)}
+        # pack item, type, level and area names are pack data: the zh name when the pack has one, else en
+        data_texts |= {x.name.en for p in builtin_packs() for x in (*p.items, *p.types, *p.levels, *p.areas)}
+        data_texts |= {"HFCs", "PFCs", "HCFCs"}      # gas-group notation, the same in both languages
         data_texts |= {" · ".join(x for x in (t.source.document, t.source.publisher) if x) for t in builtin_tariffs()}
         champs = forecasts.champions(conn, ids)
         accuracy = forecasts.accuracy(conn, ids, "QD.MAIN.kWh")
@@ -370,6 +374,15 @@ def test_every_cockpit_page_is_translated(run, demo_url):
         codes, families = admin.node_codes(conn), admin.factor_families(conn)
         plants = carbon.plant_rows(frame, ids, {"QD", "FS"})
         qd = overview.plant_summary(conn, "QD", 2025)
+        packs = builtin_packs()
+        cards = {p.id: zc.assessments(conn, p, ids, 2025) for p in packs}
+        target_rows, target_series = overview.target_view(conn, ids, 2025)
+        data_texts |= {f"{r['target_set']} / {r['line']}" for r in target_rows}
+        summaries = carbon.breakdown_summaries(frame, ids)
+        kinds, history = carbon.instrument_kinds(conn, summaries), carbon.revisions(conn, ids, 2025)
+        offsets = carbon.offsets_retired(conn, ids, 2025)
+        data_texts |= {t for row in conn.execute("SELECT created_by, locked_by FROM inventory") for t in row if t}
+        new_panels = _energy_and_systems_panels(conn, ids)
         texts = {}
         for lang in ("zh", "en"):
             tree = [energy.layout(lang, nodes, None), systems.layout(lang, found, date(2025, 7, 21)),
@@ -383,7 +396,16 @@ def test_every_cockpit_page_is_translated(run, demo_url):
                     forecasts.drift_table(flags.iloc[:0], lang), recs.layout(lang, True), recs.layout(lang, False),
                     recs.rec_table(rec_frame, lang), recs.totals(rec_frame, lang), dcc.Dropdown(options=recs.choices(rec_frame, lang)),
                     admin.layout(lang, True, codes, families), admin.layout(lang, False),
-                    admin.users_table(users, lang), admin.factor_table(factor_frame, lang)]
+                    admin.users_table(users, lang), admin.factor_table(factor_frame, lang),
+                    zc.layout(lang, [2025]), zc.layout(lang, []), dcc.Dropdown(options=zc.pack_choices(lang)),
+                    [zc.pack_info(p, lang) for p in packs],
+                    [zc.scorecard(node, a, p, lang) for p in packs for node, a in cards[p.id]],
+                    overview.target_table(target_rows, lang), overview.target_table([], lang),
+                    carbon.sources_table(carbon.scope1_sources(summaries), lang),
+                    carbon.gas_table(carbon.gases(summaries), lang), carbon.instruments_table(kinds, lang),
+                    carbon.instruments_table({"gec": 1.0}, lang), carbon.offsets_table(offsets, lang),
+                    carbon.revisions_table(history, lang)]
+            tree += new_panels(lang)
             texts[lang] = [s for s in _strings(tree) if s.strip()]
     for lang, strings in texts.items():
         assert not [s for s in strings if key_like.match(s)], lang
@@ -580,3 +602,513 @@ def test_cockpit_cost_report_download(run, demo_url):
     header = [c.value for c in sheet[1]]
     total = sum(row[header.index("cost_cny")] for row in sheet.iter_rows(min_row=2, values_only=True))
     assert total == pytest.approx(cli_total, abs=0.01)
+
+
+def test_cockpit_zero_carbon_scorecards_are_the_engines_and_scoped(demo_url):
+    """Each visible plant's scorecard is cms.zerocarbon.assess of its stored record; an FS user sees only FS;
+    the T/CECA pack's unset star thresholds show as 'undetermined', with the parameters named."""
+    from cms.zerocarbon import assess
+    from cms.zerocarbon_inputs import plant_record
+    from cms.zerocarbon_pack import find_pack
+    from dashboards.auth import create_user, visible_node_ids
+    from dashboards.pages.zerocarbon import assessments, pack_choices, scorecard, unconfigured_parameters
+
+    assert {c["value"].split("@")[0] for c in pack_choices("zh")} == {"RE100-OFFSET100", "T-CECA-G-0171-2022"}
+    re100, ceca = find_pack("RE100-OFFSET100"), find_pack("T-CECA-G-0171-2022")
+    with psycopg.connect(demo_url) as conn:
+        ids = dict(conn.execute("SELECT code, node_id FROM node").fetchall())
+        every = assessments(conn, re100, list(ids.values()), 2025)
+        assert [n["code"] for n, _ in every] == ["FS", "QD"]
+        for node, got in every:
+            want = assess(re100, plant_record(conn, node["code"], 2025))
+            assert got.as_dict() == want.as_dict()
+        fs_user = create_user(conn, "fs-zc", "pw-fs-zc", "viewer", scope_codes=["FS"])
+        conn.commit()
+        fs = assessments(conn, ceca, visible_node_ids(conn, fs_user), 2025)
+    assert [n["code"] for n, _ in fs] == ["FS"]
+    node, a = fs[0]
+    qd = next(x for n, x in every if n["code"] == "QD")
+    text_en = str(scorecard({"code": "QD", "name_en": "Qingdao plant"}, qd, re100, "en"))
+    gap = next(i for i in qd.items if i.id == "residual_offset").shortfall
+    assert qd.outcome == "not_met" and "not met" in text_en and f"{gap:,.0f}" in text_en
+    assert "Qingdao plant" in text_en and "100 % renewable electricity" in text_en
+    card_zh = str(scorecard(node, a, ceca, "zh"))
+    assert "min_score_3_star" in unconfigured_parameters(ceca)
+    assert "无法判定" in card_zh and "min_score_3_star" in card_zh and "剩余排放100%抵消" in card_zh
+    assert a.level is None and next(i for i in a.items if i.id == "renewable_electricity_share").status == "unconfigured"
+    assert "未配置" in card_zh
+
+
+def test_cockpit_overview_target_trajectory_equals_the_cli(run, demo_url):
+    """Allowed, actual and gap for the year are `ems target show --inventories`; an FS user gets FS only."""
+    from dashboards.auth import create_user, visible_node_ids
+    from dashboards.pages.overview import target_figure, target_table, target_view
+
+    code, out, err = run("target", "show", "--node", "CCG", "--year", "2025", "--inventories", "--json")
+    assert code == 0, err
+    [block] = json.loads(out)
+    cli = {r["plant"]: r for r in block["rows"]}
+    with psycopg.connect(demo_url) as conn:
+        ids = dict(conn.execute("SELECT code, node_id FROM node").fetchall())
+        rows, series = target_view(conn, list(ids.values()), 2025)
+        fs_user = create_user(conn, "fs-targets", "pw-fs-t", "viewer", scope_codes=["FS"])
+        conn.commit()
+        fs_rows, fs_series = target_view(conn, visible_node_ids(conn, fs_user), 2025)
+    assert [r["node"] for r in rows] == ["CCG", "FS", "QD"]
+    for r in rows:
+        for key in ("allowed_tco2e", "actual_tco2e", "gap_tco2e", "offsets_retired_tco2e"):
+            assert r[key] == pytest.approx(cli[r["node"]][key]), (r["node"], key)
+    [group] = series                                          # the group's path, 2024 .. 2050, one actual point
+    assert group["years"][0] == 2024 and group["years"][-1] == 2050 and group["allowed"][-1] == 0
+    assert group["allowed"][0] == pytest.approx(11000 + 21000)
+    assert group["actual_years"] == [2025] and group["actual"][0] == pytest.approx(cli["CCG"]["actual_tco2e"])
+    assert [r["node"] for r in fs_rows] == ["FS"] and [s["node"] for s in fs_series] == ["FS"]
+    assert fs_rows[0]["gap_tco2e"] == pytest.approx(cli["FS"]["gap_tco2e"])
+    assert f"{cli['FS']['allowed_tco2e']:,.0f}" in str(target_table(fs_rows, "en"))
+    assert "QD" not in str(target_table(fs_rows, "en"))
+    assert len(target_figure(series, 2025, "zh").data) == 2
+    assert "ems target set FILE" in str(target_table([], "zh"))
+
+
+def test_cockpit_carbon_breakdowns_equal_the_engine_and_are_scoped(run, demo_url):
+    """Scope 1 by source and per gas are the engine's; instruments by kind from the register; offsets apart;
+    every revision listed; an FS user sees FS's figures only."""
+    from dashboards.auth import create_user, visible_node_ids
+    from dashboards.pages.carbon import (
+        breakdown_summaries,
+        gas_table,
+        gases,
+        instrument_kinds,
+        inventories,
+        offsets_retired,
+        revisions,
+        revisions_table,
+        scope1_sources,
+        sources_table,
+    )
+
+    engine = {}
+    for node in ("CCG", "FS"):
+        code, out, err = run("inventory", "compute", "--year", "2025", "--node", node, "--json")
+        assert code == 0, err
+        engine[node] = json.loads(out)
+    with psycopg.connect(demo_url) as conn:
+        ids = dict(conn.execute("SELECT code, node_id FROM node").fetchall())
+        every = list(ids.values())
+        summaries = breakdown_summaries(inventories(conn, every, 2025), every)
+        kinds = instrument_kinds(conn, summaries)
+        history = revisions(conn, every, 2025)
+        claimed = dict(conn.execute(
+            """SELECT i.kind, sum(c.mwh)::float8 FROM inventory_claim c JOIN inventory v USING (inventory_id)
+               JOIN instrument_claim ic ON ic.claim_id = c.claim_id JOIN instrument i USING (instrument_id)
+               JOIN node n ON n.node_id = v.node_id WHERE n.code = 'CCG' AND v.year = 2025
+                 AND v.revision = (SELECT max(revision) FROM inventory WHERE node_id = v.node_id AND year = 2025)
+               GROUP BY i.kind""").fetchall())
+        fs_user = create_user(conn, "fs-breakdown", "pw-fs-b", "viewer", scope_codes=["FS"])
+        conn.commit()
+        fs_visible = visible_node_ids(conn, fs_user)
+        fs_summaries = breakdown_summaries(inventories(conn, fs_visible, 2025), fs_visible)
+        fs_history = revisions(conn, fs_visible, 2025)
+        fs_offsets = offsets_retired(conn, fs_visible, 2025)
+    assert len(summaries) == 1 and summaries[0]["scope1_tco2e"] == engine["CCG"]["scope1_tco2e"]
+    sources = scope1_sources(summaries)
+    assert sources == {k: pytest.approx(v) for k, v in engine["CCG"]["by_category"]["scope1"].items()}
+    assert sum(sources.values()) == pytest.approx(engine["CCG"]["scope1_tco2e"], abs=1e-3)
+    by_gas = gases(summaries)
+    for key, groups in engine["CCG"]["by_gas"].items():
+        for gas, v in groups.items():
+            assert by_gas[key][gas]["tco2e"] == pytest.approx(v["tco2e"])
+    assert kinds == {k: pytest.approx(v) for k, v in claimed.items()}
+    assert set(history["code"]) == {"CCG", "FS", "QD"} and (history["revision"] >= 1).all()
+    # the FS user: FS's own inventory, its figures, its history, no QD anywhere
+    assert fs_summaries[0]["scope1_tco2e"] == engine["FS"]["scope1_tco2e"]
+    assert scope1_sources(fs_summaries) == {k: pytest.approx(v)
+                                            for k, v in engine["FS"]["by_category"]["scope1"].items()}
+    assert set(fs_history["code"]) == {"FS"} and fs_offsets.empty
+    assert "QD" not in str(revisions_table(fs_history, "en"))
+    assert "固定燃烧" in str(sources_table(scope1_sources(fs_summaries), "zh")) or not scope1_sources(fs_summaries)
+    assert "tCO2e" in str(gas_table(gases(fs_summaries), "en"))
+
+
+def test_cockpit_new_callbacks_as_another_plants_user(demo_url, tmp_path, monkeypatch):
+    """Through the app's own callback endpoint, logged in as an FS user: no QD scorecard, target row or revision."""
+    import re
+
+    from dashboards.app import create_app
+    from dashboards.auth import create_user
+    from ems.db import open_database
+
+    monkeypatch.delenv("EMS_SECRET_KEY", raising=False)
+    db = open_database(url=demo_url)
+    try:
+        with db.connection() as conn:
+            create_user(conn, "fs-cb", "pw-fs-cb", "energy_manager", scope_codes=["FS"], language="en")
+        client = create_app(db, data_dir=tmp_path).server.test_client()
+        page = client.get("/login").get_data(as_text=True)
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+        assert client.post("/login", data={"username": "fs-cb", "password": "pw-fs-cb", "csrf": csrf,
+                                           "next": "/"}).status_code == 302
+
+        def call(outputs: list[tuple[str, str]], inputs: list[tuple[str, str, object]]) -> dict:
+            body = {"output": "...".join(f"{i}.{p}" for i, p in outputs) if len(outputs) > 1 else
+                    f"{outputs[0][0]}.{outputs[0][1]}",
+                    "outputs": [{"id": i, "property": p} for i, p in outputs] if len(outputs) > 1 else
+                    {"id": outputs[0][0], "property": outputs[0][1]},
+                    "inputs": [{"id": i, "property": p, "value": v} for i, p, v in inputs],
+                    "changedPropIds": [f"{inputs[0][0]}.{inputs[0][1]}"], "state": []}
+            if len(outputs) > 1:
+                body["output"] = ".." + body["output"] + ".."
+            answer = client.post("/_dash-update-component", json=body)
+            assert answer.status_code == 200, answer.get_data(as_text=True)[:500]
+            return json.loads(answer.get_data(as_text=True))["response"]
+
+        zc = call([("zc-pack-info", "children"), ("zc-cards", "children")],
+                  [("zc-pack", "value", "RE100-OFFSET100@1"), ("zc-year", "value", 2025)])
+        text = json.dumps(zc, ensure_ascii=False)
+        assert "zc-card-FS" in text and "zc-card-QD" not in text
+        targets = call([("overview-target-table", "children"), ("overview-target-chart", "figure")],
+                       [("overview-year", "value", 2025)])
+        text = json.dumps(targets)
+        assert '"FS"' in text and '"QD"' not in text and '"CCG"' not in text   # rows of FS only
+        details = call([("carbon-sources", "children"), ("carbon-gases", "children"),
+                        ("carbon-instruments", "children"), ("carbon-offsets", "children"),
+                        ("carbon-revisions", "children")], [("carbon-year", "value", 2025)])
+        text = json.dumps(details)
+        assert '"FS"' in text and '"QD"' not in text and '"CCG"' not in text
+        routed = call([("page", "children")], [("url", "pathname", "/zerocarbon")])
+        assert "Zero-carbon factory" in json.dumps(routed) and "zc-pack" in json.dumps(routed)
+    finally:
+        db.close()
+
+
+@pytest.mark.slow
+def test_cockpit_carbon_pages_in_the_browser(demo_url, tmp_path, monkeypatch):
+    """The demo group in headless Chromium: zero-carbon scorecards (both packs), the overview's target
+    trajectory and the carbon page's breakdowns render without console errors; screenshots in docs/."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    from dashboards.app import create_app
+    from ems.db import open_database
+
+    chromium = Path("/usr/bin/chromium")
+    if not chromium.exists():
+        pytest.skip("needs /usr/bin/chromium")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    monkeypatch.delenv("EMS_SECRET_KEY", raising=False)
+    shots = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
+    db = open_database(url=demo_url)
+    server = make_server("127.0.0.1", 0, create_app(db, data_dir=tmp_path).server, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    errors: list[str] = []
+    try:
+        with sync_api.sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=str(chromium), headless=True,
+                                         args=["--no-sandbox", "--disable-gpu", "--no-first-run"])
+            try:
+                page = browser.new_page(viewport={"width": 1400, "height": 900})
+                page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
+                page.on("console", lambda m: errors.append(f"console: {m.text}") if m.type == "error" else None)
+                page.set_default_timeout(20_000)
+                base = f"http://127.0.0.1:{server.server_port}"
+                page.goto(base + "/zerocarbon")
+                page.fill("#username", "demo")
+                page.fill("#password", "demo")
+                page.click("#login-submit")
+                page.wait_for_selector("#zc-card-QD")
+                page.wait_for_selector("#zc-card-FS")
+                card = page.inner_text("#zc-card-QD")
+                assert "未达成" in card or "not met" in card
+                shots.mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=str(shots / "zerocarbon.png"), full_page=True)
+                page.click("#zc-pack")
+                page.click("text=T-CECA-G-0171-2022")
+                page.wait_for_selector("#zc-unset-QD")
+                assert "min_score_3_star" in page.inner_text("#zc-unset-QD")
+                page.screenshot(path=str(shots / "zerocarbon-ceca.png"), full_page=True)
+                page.click("#nav-overview")
+                page.wait_for_selector("#target-rows")
+                page.wait_for_selector("#overview-target-chart .js-plotly-plot .scatterlayer .trace")
+                page.screenshot(path=str(shots / "overview.png"), full_page=True)
+                page.click("#nav-carbon")
+                page.wait_for_selector("#carbon-revision-rows")
+                page.wait_for_selector("#carbon-source-rows")
+                page.screenshot(path=str(shots / "carbon.png"), full_page=True)
+            finally:
+                browser.close()
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+        db.close()
+    assert errors == []
+
+
+def test_cockpit_instruments_and_offsets_stay_apart(run, demo_url, tmp_path):
+    """A GEC claimed by FS and a CCER retirement against FS: the carbon page shows the MWh per kind the
+    engine claimed and the retirement in its own ledger (Scope 1/2 unchanged by it); the target row and the
+    scorecard carry the same retired tCO2e; a QD user sees neither."""
+    from cms.zerocarbon_pack import find_pack
+    from dashboards.auth import create_user, visible_node_ids
+    from dashboards.pages.carbon import breakdown_summaries, instrument_kinds, inventories, offsets_retired
+    from dashboards.pages.overview import target_view
+    from dashboards.pages.zerocarbon import assessments
+
+    csv = tmp_path / "gec.csv"
+    csv.write_text("code,kind,node_code,mwh,vintage,period_start,period_end,retired_on\n"
+                   "GEC-FS-2025,gec,FS,300,2025,2025-01-01,2026-01-01,2025-07-01\n", encoding="utf-8")
+    assert run("instruments", "import", str(csv))[0] == 0
+    assets = tmp_path / "offsets.yaml"
+    assets.write_text("offset_lots:\n  - {id: CCER-1, standard: CCER, quantity_tco2e: 500, vintage: 2024}\n"
+                      "retirements:\n  - {lot_id: CCER-1, plant: FS, year: 2025, quantity_tco2e: 120, serial: S-1}\n",
+                      encoding="utf-8")
+    code, _, err = run("carbon-assets", "load", str(assets))
+    assert code == 0, err
+    engine = {}
+    for node in ("FS", "CCG"):
+        code, out, err = run("inventory", "compute", "--year", "2025", "--node", node, "--json")
+        assert code == 0, err
+        engine[node] = json.loads(out)
+    assert float(engine["FS"]["instrument_claims_mwh"]["GEC-FS-2025"]) > 0
+    code, out, err = run("target", "show", "--node", "CCG", "--year", "2025", "--inventories", "--json")
+    cli = {r["plant"]: r for r in json.loads(out)[0]["rows"]}
+    with psycopg.connect(demo_url) as conn:
+        fs_user = create_user(conn, "fs-apart", "pw-fs-a", "viewer", scope_codes=["FS"])
+        qd_user = create_user(conn, "qd-apart", "pw-qd-a", "viewer", scope_codes=["QD"])
+        conn.commit()
+        fs, qd = visible_node_ids(conn, fs_user), visible_node_ids(conn, qd_user)
+        fs_summaries = breakdown_summaries(inventories(conn, fs, 2025), fs)
+        kinds = instrument_kinds(conn, fs_summaries)
+        fs_offsets, qd_offsets = offsets_retired(conn, fs, 2025), offsets_retired(conn, qd, 2025)
+        qd_kinds = instrument_kinds(conn, breakdown_summaries(inventories(conn, qd, 2025), qd))
+        [fs_row], _ = target_view(conn, fs, 2025)
+        [(_, card)] = assessments(conn, find_pack("RE100-OFFSET100"), fs, 2025)
+    assert kinds == {"gec": pytest.approx(float(engine["FS"]["instrument_claims_mwh"]["GEC-FS-2025"]))}
+    assert qd_kinds == {} and qd_offsets.empty
+    assert list(fs_offsets["lot"]) == ["CCER-1"] and fs_offsets["tco2e"].sum() == pytest.approx(120)
+    assert fs_summaries[0]["scope1_tco2e"] == engine["FS"]["scope1_tco2e"]        # never netted
+    assert fs_row["offsets_retired_tco2e"] == pytest.approx(120) == pytest.approx(cli["FS"]["offsets_retired_tco2e"])
+    assert fs_row["gap_tco2e"] == pytest.approx(cli["FS"]["gap_tco2e"])          # the gap stays gross
+    assert card.neutralised_tco2e == pytest.approx(120)
+
+
+def _ids(conn) -> dict[str, int]:
+    return dict(conn.execute("SELECT code, node_id FROM node").fetchall())
+
+
+def test_cockpit_energy_analytics_equal_the_cli(run, demo_url):
+    """Profile, peak, Sankey, tce, intensity and cost panels of the energy page equal `ems profile|peak|sankey|
+    tce|intensity` and `centre_report` over the same range, computed from the roll-ups."""
+    from datetime import date
+
+    import pandas as pd
+
+    from dashboards.pages import energy_analytics as ea
+    from ems.analytics.cost_data import centre_report
+
+    lo, hi = date(2025, 7, 1), date(2025, 7, 21)          # local days, i.e. START .. END (exclusive)
+    cli = {}
+    for cmd in ("profile", "peak", "sankey", "tce", "intensity"):
+        code, out, err = run(cmd, "--node", "QD", "--from", START, "--to", END, "--json")
+        assert code == 0, err
+        cli[cmd] = json.loads(out)
+    with psycopg.connect(demo_url) as conn:
+        ids = _ids(conn)
+        every = list(ids.values())
+        days, peaks = ea.profile_and_peak(conn, ids["QD"], every, lo, hi)
+        data = ea.sankey(conn, ids["QD"], every, lo, hi)
+        table, skipped, per_unit = ea.tce_and_intensity(conn, ids["QD"], every, lo, hi)
+        report = ea.cost(conn, ids["QD"], every, lo, hi)
+        tz = "Asia/Shanghai"
+        expected = centre_report(conn, "QD", tz, pd.Timestamp(START, tz=tz), pd.Timestamp(END, tz=tz), centres=False)
+        group_cost = ea.cost(conn, ids["CCG"], every, lo, hi)
+    # typical days and monthly peak
+    assert {k: d.attrs["n_days"] for k, d in days.items()} == cli["profile"]["n_days"]
+    for row in cli["profile"]["profile"]:
+        t = pd.Timestamp(row["time"]).time()
+        for kind in ("workday", "weekend"):
+            assert days[kind].loc[t, "mean"] == pytest.approx(row[f"{kind}_kw"], rel=1e-9), (kind, row["time"])
+    [july] = cli["peak"]
+    assert peaks["peak_kw"].iloc[0] == pytest.approx(july["peak_kw"], rel=1e-9)
+    assert pd.Timestamp(peaks["peak_time"].iloc[0]) == pd.Timestamp(july["peak_time"])
+    # Sankey: the same links, the grid link is the raw grid sum, unmetered links kept
+    links = {(r["source"], r["target"]): r["value"] for r in data.links.to_dict("records")}
+    assert links == {(r["source"], r["target"]): pytest.approx(r["value"]) for r in cli["sankey"]["links"]}
+    grid = links[("10 kV main incomer active energy (grid import)", "Site electricity use (virtual)")]
+    assert grid == pytest.approx(raw_sum(demo_url, "QD.MAIN.kWh") / 1000, rel=1e-9)
+    fig = ea.sankey_figure(data, "zh")
+    assert fig.data[0].type == "sankey" and len(fig.data[0].link.value) == len([v for v in links.values() if v > 0])
+    # tce (equivalent basis) and intensity
+    assert float(table["tce"].sum()) == pytest.approx(cli["tce"]["total_tce"], rel=1e-12)
+    assert set(skipped) == set(cli["tce"]["not_counted"])
+    assert f"{cli['tce']['total_tce']:,.3f}" in str(ea.tce_table(table, skipped, "en"))
+    assert sorted(per_unit["kwh_per_unit"].round(9)) == sorted(round(r["kwh_per_unit"], 9) for r in cli["intensity"])
+    # cost per TOU period: priced from the 15-min roll-ups, equal to the raw-reading report
+    assert report.tou["cost_cny"].sum() == pytest.approx(expected.tou["cost_cny"].sum(), rel=1e-9)
+    assert report.tou["kwh"].sum() == pytest.approx(expected.tou["kwh"].sum(), rel=1e-9)
+    got = report.tou.groupby("tou_period")["cost_cny"].sum()
+    assert got.to_dict() == pytest.approx(expected.tou.groupby("tou_period")["cost_cny"].sum().to_dict(), rel=1e-9)
+    assert f"{expected.tou['cost_cny'].sum():,.0f}" in str(ea.cost_view(report, "en"))
+    # a node without a tariff of its own (the group spans two sites): an explicit message, not an error
+    assert group_cost == ea.NO_TARIFF and "choose a plant" in str(ea.cost_view(group_cost, "en"))
+
+
+def test_cockpit_energy_quality_panel_and_scope(run, demo_url):
+    """The balance/completeness panel reads quality_day/quality_balance for the node's meters; it says
+    `ems quality run` when nothing is computed; a user of another plant gets nothing from any panel."""
+    from datetime import date
+
+    from dashboards.auth import create_user, visible_node_ids
+    from dashboards.pages import energy_analytics as ea
+
+    assert run("quality", "run", "--node", "CCG", "--day", "2025-07-12")[0] == 0
+    day = date(2025, 7, 12)
+    with psycopg.connect(demo_url) as conn:
+        ids = _ids(conn)
+        every = list(ids.values())
+        meters, balance = ea.quality(conn, ids["QD"], every, day, day)
+        expected = conn.execute(
+            """SELECT p.code, q.received::float8 / q.expected FROM quality_day q JOIN point p USING (point_id)
+               WHERE q.day = %s AND p.code LIKE 'QD%%' AND q.expected > 0""", (day,)).fetchall()
+        empty = ea.quality(conn, ids["QD"], every, date(2025, 6, 1), date(2025, 6, 2))
+        expected_balance = conn.execute(
+            """SELECT p.code, b.parent_value - b.children_value FROM quality_balance b
+               JOIN point p ON p.point_id = b.parent_point_id WHERE b.grain = 'day' AND p.code LIKE 'QD%%'
+                 AND b.bucket = %s::timestamp AT TIME ZONE 'Asia/Shanghai'""", (day,)).fetchall()
+        fs_user = create_user(conn, "fs-energy-ea", "pw-fs-ea", "viewer", scope_codes=["FS"])
+        conn.commit()
+        fs = visible_node_ids(conn, fs_user)
+        denied = [f(conn, ids["QD"], fs, day, day) for f in (ea.profile_and_peak, ea.sankey, ea.tce_and_intensity,
+                                                             ea.cost, ea.quality)]
+        fs_meters, _ = ea.quality(conn, ids["FS"], fs, day, day)
+    got = {c: v for c, v in zip(meters["code"], meters["completeness"]) if v == v}   # virtual meters: no slots
+    assert expected and got == {c: pytest.approx(v) for c, v in expected}
+    assert expected_balance and dict(zip(balance["code"], balance["parent"] - balance["children"])) == {
+        c: pytest.approx(v, nan_ok=True) for c, v in expected_balance}
+    assert "ems quality run" in str(ea.quality_view(empty, "zh")) and "ems quality run" in str(ea.quality_view(empty, "en"))
+    assert denied == [None] * 5
+    assert not fs_meters.empty and all(c.startswith("FS") for c in fs_meters["code"])
+
+
+def test_cockpit_energy_analytics_callbacks_as_another_plants_user(demo_url, tmp_path, monkeypatch):
+    """Through the app's callback endpoint, an FS user asking for QD's panels gets no data (204), and FS's own."""
+    import re
+    import time
+
+    from dashboards.app import create_app
+    from dashboards.auth import create_user
+    from ems.db import open_database
+
+    monkeypatch.delenv("EMS_SECRET_KEY", raising=False)
+    db = open_database(url=demo_url)
+    try:
+        with db.connection() as conn:
+            create_user(conn, "fs-ea-cb", "pw-fs-ea-cb", "energy_manager", scope_codes=["FS"], language="en")
+            ids = _ids(conn)
+        client = create_app(db, data_dir=tmp_path).server.test_client()
+        csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").get_data(as_text=True)).group(1)
+        assert client.post("/login", data={"username": "fs-ea-cb", "password": "pw-fs-ea-cb", "csrf": csrf,
+                                           "next": "/"}).status_code == 302
+
+        def call(output: str, node: int):
+            outs = [{"id": o.split(".")[0], "property": o.split(".")[1]} for o in output.split("+")]
+            body = {"output": output.replace("+", "...").join(("..", "..")) if len(outs) > 1 else output,
+                    "outputs": outs if len(outs) > 1 else outs[0],
+                    "inputs": [{"id": "drill-node", "property": "value", "value": node},
+                               {"id": "date-range", "property": "start_date", "value": "2025-07-01"},
+                               {"id": "date-range", "property": "end_date", "value": "2025-07-21"}],
+                    "changedPropIds": ["drill-node.value"], "state": []}
+            t0 = time.perf_counter()
+            answer = client.post("/_dash-update-component", json=body)
+            return answer, time.perf_counter() - t0
+
+        for output in ("ea-cost.children", "ea-quality.children", "ea-tce.children+ea-intensity.children",
+                       "ea-sankey.figure+ea-sankey-note.children", "ea-profile.figure+ea-peak.figure"):
+            answer, _ = call(output, ids["QD"])
+            assert answer.status_code == 204, output           # PreventUpdate: nothing about QD
+            answer, seconds = call(output, ids["FS"])
+            text = answer.get_data(as_text=True)
+            assert answer.status_code == 200 and '"response"' in text and "QD." not in text, output
+            print(f"{output}: {seconds:.2f} s")
+    finally:
+        db.close()
+
+
+def test_cockpit_systems_live_kpis_and_forecast_band(run, demo_url):
+    """Live KPIs of the latest day (header pressure from the day roll-up, leak baseline from air_stations) and
+    the stored forecast with its p10-p90 band against actuals; nothing for another plant's user."""
+    from datetime import date
+
+    import pandas as pd
+    from dash.exceptions import PreventUpdate
+
+    from dashboards.auth import create_user, visible_node_ids
+    from dashboards.pages import systems as sp
+    from ems.analytics.reports import air_stations
+
+    with psycopg.connect(demo_url) as conn:
+        trained = conn.execute("SELECT 1 FROM forecast_model WHERE target = 'QD.AIR.F'").fetchone()
+    if not trained:
+        code, _, err = run("forecast", "train", "--point", "QD.AIR.F", "--freq", "1h", "--horizon", "1d",
+                           "--days", "14", "--until", "2025-07-15T00:00:00Z", "--models", "ets", "--folds", "2")
+        assert code == 0, err
+        assert run("forecast", "run", "--point", "QD.AIR.F", "--at", "2025-07-16T00:00:00Z")[0] == 0
+        assert run("forecast", "accuracy", "--point", "QD.AIR.F")[0] == 0
+    with psycopg.connect(demo_url) as conn:
+        ids = _ids(conn)
+        every = list(ids.values())
+        live = sp.live_kpis(conn, ids["QD.AIR"], every)
+        tz = "Asia/Shanghai"
+        day0 = pd.Timestamp(live["day"]).tz_localize(tz)
+        [station] = air_stations(conn, "QD", day0 - pd.Timedelta(days=6), day0 + pd.Timedelta(days=1),
+                                 "month")["QD.AIR"].to_dict("records")
+        pressure = conn.execute(
+            """SELECT avg(value), min(value) FROM reading r JOIN point p USING (point_id) WHERE p.code = 'QD.AIR.P'
+               AND r.ts >= %s AND r.ts < %s""", (day0, day0 + pd.Timedelta(days=1))).fetchone()
+        points = sp.forecast_points(conn, ids["QD.AIR"], every)
+        series = sp.forecast_series(conn, int(points["point_id"].iloc[0]), every, date(2025, 7, 15), date(2025, 7, 17))
+        fs = visible_node_ids(conn, create_user(conn, "fs-sys-live", "pw-fs-sl", "viewer", scope_codes=["FS"]))
+        conn.commit()
+        with pytest.raises(PreventUpdate):
+            sp.live_kpis(conn, ids["QD.AIR"], fs)
+        assert sp.forecast_points(conn, ids["QD.AIR"], fs).empty
+        assert sp.forecast_series(conn, int(points["point_id"].iloc[0]), fs, date(2025, 7, 15), date(2025, 7, 17)).empty
+        assert sp.live_kpis(conn, ids["FS.AIR"], fs)["kind"] == "air"
+    assert live["day"] == date(2025, 7, 21) and live["kind"] == "air"
+    assert live["kpis"]["leak_m3_per_min"] == pytest.approx(station["leak_m3_per_min"])
+    assert live["kpis"]["pressure_mean"] == pytest.approx(pressure[0], rel=1e-6)
+    assert live["kpis"]["pressure_min"] == pytest.approx(pressure[1], rel=1e-6)
+    assert "Header pressure min" in str(sp.live_tiles(live, "en"))
+    assert list(points["code"]) == ["QD.AIR.F"]
+    assert len(series) == 24 and (series["p10"] <= series["p50"]).all() and (series["p50"] <= series["p90"]).all()
+    assert series["actual"].notna().all()
+    fig = sp.forecast_figure(series, "m3/min", "zh")
+    assert len(fig.data) == 4 and fig.data[1].fill == "tonexty"
+    assert "ems forecast" in str(sp.forecast_figure(series.iloc[:0], "m3/min", "en").layout)
+
+
+def _energy_and_systems_panels(conn, ids: list[int]):
+    """The energy page's analytics panels and the systems page's live KPIs and forecast, filled with demo
+    data (and empty), as a function of the language: for the translation walk."""
+    from datetime import date
+
+    from dashboards.pages import energy_analytics as ea
+    from dashboards.pages import systems as sp
+
+    node = conn.execute("SELECT node_id FROM node WHERE code = 'QD'").fetchone()[0]
+    air = conn.execute("SELECT node_id FROM node WHERE code = 'QD.AIR'").fetchone()[0]
+    lo, hi = date(2025, 7, 1), date(2025, 7, 21)
+    table, skipped, per_unit = ea.tce_and_intensity(conn, node, ids, lo, hi)
+    report, quality = ea.cost(conn, node, ids, lo, hi), ea.quality(conn, node, ids, lo, hi)
+    group_cost = ea.cost(conn, ids[0], ids, lo, hi)
+    empty_quality = ea.quality(conn, node, ids, date(2025, 6, 1), date(2025, 6, 1))
+    live = sp.live_kpis(conn, air, ids)
+
+    def panels(lang: str) -> list:
+        return [ea.layout(lang), ea.tce_table(table, skipped, lang), ea.intensity_table(per_unit, lang),
+                ea.intensity_table(per_unit.iloc[:0], lang), ea.cost_view(report, lang), ea.quality_view(quality, lang),
+                ea.quality_view(empty_quality, lang), ea.tce_table(table.iloc[:0], {}, lang),
+                ea.cost_view(group_cost, lang), sp.live_tiles(live, lang),
+                sp.live_tiles(None, lang)]
+    return panels

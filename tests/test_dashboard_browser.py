@@ -133,6 +133,9 @@ def test_login_chart_language_drill_and_meter(served):
             page.click("#nav-carbon")
             page.wait_for_selector("#no-inventories")
             assert "ems inventory compute" in page.inner_text("#no-inventories")
+            page.click("#nav-zerocarbon")              # zero-carbon scorecards need an inventory too
+            page.wait_for_selector("#no-zerocarbon")
+            assert "ems inventory compute" in page.inner_text("#no-zerocarbon") and "/zerocarbon" in page.url
             page.click("#nav-overview")
             page.wait_for_selector("#no-overview")
             page.click("#nav-alarms")

@@ -27,10 +27,12 @@ from dashboards.context import date_range, require_context
 from dashboards.figures import energy_over_time, meter_figure, totals_by_node
 from dashboards.i18n import fmt_number, medium_label, pick_name, tr
 from dashboards.layout import card
+from dashboards.pages import energy_analytics
 from ems.db.connection import Database
 
 PAGE_KEY = "page.energy"
 DEFAULT_DAYS = 30
+MAX_METER_ROWS = 25   # each row's button is a pattern-matching input: hundreds of them cost seconds in the browser
 
 
 def default_range(extent: tuple | None, tz: str) -> tuple[date, date]:
@@ -82,6 +84,7 @@ def layout(lang: str, nodes: pd.DataFrame, extent: tuple | None) -> list:
             html.H2(tr("drill.meters", lang)),
             html.Div(id="meters-table"),
         ], hint=tr("chart.breakdown.hint", lang), id="card-breakdown"),
+        *energy_analytics.layout(lang),   # profile, peak, Sankey, tce, cost, quality of the drilled node
         card(tr("chart.meter", lang), [
             html.Div(className="cc-drill", children=[
                 html.Label(tr("meter.choose", lang), htmlFor="meter"),
@@ -96,6 +99,10 @@ def meters_table(meters: pd.DataFrame, lang: str) -> html.Table | html.Div:
     """The meters below a node with their totals (or means for sensors); names select the meter."""
     if meters.empty:
         return html.Div(tr("no_data", lang), className="cc-empty")
+    total = len(meters)
+    if total > MAX_METER_ROWS:   # the largest meters, in the query's order; all stay in the meter selector
+        largest = meters["total"].astype(float).fillna(float("-inf")).reset_index(drop=True)
+        meters = meters.reset_index(drop=True).loc[sorted(largest.nlargest(MAX_METER_ROWS).index)]
     head = html.Tr([html.Th(tr("col.meter", lang)), html.Th(tr("col.code", lang)), html.Th(tr("col.node", lang)),
                     html.Th(tr("col.medium", lang)), html.Th(tr("col.total", lang), className="num"),
                     html.Th(tr("col.mean", lang), className="num"), html.Th(tr("col.unit", lang)),
@@ -107,7 +114,11 @@ def meters_table(meters: pd.DataFrame, lang: str) -> html.Table | html.Div:
         html.Td(fmt_number(r.total), className="num"), html.Td(fmt_number(r.mean), className="num"),
         html.Td(r.unit), html.Td(r.parent_code or ""),
     ]) for r in meters.itertuples()]
-    return html.Table([html.Thead(head), html.Tbody(rows)], className="cc-table", id="meters")
+    table = html.Table([html.Thead(head), html.Tbody(rows)], className="cc-table", id="meters")
+    if total == len(meters):
+        return table
+    return html.Div([html.Div(tr("drill.meters.more", lang).format(n=len(meters), total=total), className="cc-hint"),
+                     table])
 
 
 def _default_meter(meters: pd.DataFrame, current: int | None) -> int | None:
@@ -128,6 +139,7 @@ def _clicked_node(click: dict | None) -> int | None:
 
 def register_callbacks(app: Dash, db: Database) -> None:
     """Attach this page's callbacks to ``app`` (each one checks the user and their scope)."""
+    energy_analytics.register_callbacks(app, db)
 
     @app.callback(Output("by-plant", "figure"), Input("date-range", "start_date"), Input("date-range", "end_date"))
     def _by_plant(start: str | None, end: str | None):

@@ -1112,3 +1112,13 @@ def _energy_and_systems_panels(conn, ids: list[int]):
                 ea.cost_view(group_cost, lang), sp.live_tiles(live, lang),
                 sp.live_tiles(None, lang)]
     return panels
+
+
+def test_group_sankey_keeps_the_plants_apart(run, demo_url):
+    code, out, err = run("sankey", "--node", "CCG", "--from", START, "--to", END, "--json")
+    assert code == 0, err
+    links = {(link["source"], link["target"]): link["value"] for link in json.loads(out)["links"]}
+    qd = links[("10 kV main incomer active energy (grid import) (QD.MAIN.kWh)", "Site electricity use (virtual) (QD.LOAD.kWh)")]
+    fs = links[("10 kV main incomer active energy (grid import) (FS.MAIN.kWh)", "Site electricity use (virtual) (FS.LOAD.kWh)")]
+    assert qd == pytest.approx(raw_sum(demo_url, "QD.MAIN.kWh") / 1000) and fs == pytest.approx(
+        raw_sum(demo_url, "FS.MAIN.kWh") / 1000)

@@ -228,7 +228,12 @@ def energy_flows(conn, node_code: str, start, end) -> pd.DataFrame:
             raise UserError(f"no calorific value for {p['medium']} in the tce table", where=p["code"])
         return value * conversion(p["unit"], c.unit)[0] * c.kj_per_unit * conversion("kJ", "MWh")[0]
 
-    label = {code: (p.get("name_en") or code) for code, p in by_code.items()}
+    names = {code: (p.get("name_en") or code) for code, p in by_code.items()}
+    seen: dict[str, int] = {}
+    for name in names.values():
+        seen[name] = seen.get(name, 0) + 1
+    # the same meter name in two plants (a group view) must not merge two meters into one Sankey node
+    label = {code: name if seen[name] == 1 else f"{name} ({code})" for code, name in names.items()}
     rows = []
     for code, p in by_code.items():
         if p["formula"]:

@@ -20,7 +20,7 @@ def test_defaults_without_a_file():
     assert cfg.role == "all" and cfg.web.port == 8050 and cfg.logging.format == "json"
     keys = {j.key for j in plan_jobs(cfg)}
     assert keys == {"rollup_refresh", "data_quality", "alarms", "forecast_run", "forecast_retrain", "inventory_drafts",
-                    "factor_restatements", "job_run_prune"}
+                    "factor_restatements", "chw_recommend", "recommendation_expiry", "job_run_prune"}
 
 
 def test_file_env_override_and_per_site_plan(tmp_path):

@@ -141,6 +141,7 @@ class SchedulerSettings(_Strict):
     jobs: dict[str, JobSchedule] = Field(default_factory=lambda: {
         "rollup_refresh": JobSchedule(every="5min"), "data_quality": JobSchedule(every="15min"),
         "alarms": JobSchedule(every="5min"), "forecast_run": JobSchedule(every="15min"),
+        "chw_recommend": JobSchedule(cron="2-59/15 * * * *"), "recommendation_expiry": JobSchedule(every="15min"),
         "forecast_retrain": JobSchedule(cron="0 1 * * 0"), "inventory_drafts": JobSchedule(cron="30 2 * * *"),
         "factor_restatements": JobSchedule(cron="45 2 * * *"), "job_run_prune": JobSchedule(cron="17 3 * * *")})
     sites: dict[str, SiteSchedule] = Field(default_factory=dict)

@@ -105,3 +105,51 @@ def test_stale_forecast_stops_recommendation(optimiser_parts):
     assert rec["expected_tco2_saved"] == pytest.approx(rec["expected_kwh_saved"] * pc.grid_factor_kg_per_kwh / 1000)
     assert rec["baseline_decision"]["chws_setpoint_c"] == 7.0
     assert np.isfinite(rec["expected_cost_cny_saved"]) and rec["expected_cost_cny_saved"] > 0
+
+
+def test_zones_are_dried_longer_before_a_weekend_stop(optimiser_parts):
+    opt = _optimiser(optimiser_parts, "2025-07-08", "2025-07-15")
+    cfg = opt.cfg
+    last = _state(opt, rh=50.0, load=4000.0)
+    weekday = opt.problem(_obs(), last)                                   # Wednesday 14:00: no stop ahead
+    assert np.allclose(weekday.rh_max_pct, 65.0 - cfg.rh_margin_pct)
+    night = opt.problem(_obs(time=pd.Timestamp("2025-07-11 23:00")), last)   # Sat 00:00 stop, restart 08:15
+    assert night.rh_max_pct[0].max() == cfg.end_of_day_rh_pct
+    weekend = opt.problem(_obs(time=pd.Timestamp("2025-07-12 12:15")), last)  # Sat 16:00 stop until Monday
+    assert weekend.rh_max_pct[0].max() == cfg.end_of_week_rh_pct     # 15 steps ahead of a long stop
+    assert cfg.end_of_week_steps > cfg.end_of_day_steps and cfg.end_of_week_rh_pct <= cfg.end_of_day_rh_pct
+
+
+def test_tower_setpoint_is_chosen_with_the_wet_bulb_and_coldest_in_recovery(optimiser_parts):
+    opt = _optimiser(optimiser_parts)
+    cool = opt.decide(_obs(wet_bulb_c=17.0, temp_c=24.0), _state(opt, t=24.0, rh=50.0, load=4000.0))
+    opt2 = _optimiser(optimiser_parts)
+    warm = opt2.decide(_obs(wet_bulb_c=27.5), _state(opt2, t=24.0, rh=50.0, load=4000.0))
+    assert opt.cfg.cw_min_c <= cool.decision["cw_setpoint_c"] < 29.0       # colder condenser water pays
+    assert cool.decision["cw_setpoint_c"] < warm.decision["cw_setpoint_c"]
+    opt3 = _optimiser(optimiser_parts)
+    hot = opt3.decide(_obs(temp_c=38.0), _state(opt3, t=31.0, rh=75.0, load=7000.0))
+    assert hot.decision["cw_setpoint_c"] == opt3.cfg.cw_min_c              # pull-down: largest capacity
+
+
+def test_at_capacity_the_design_setpoint_and_plant_staging_are_kept(optimiser_parts):
+    opt = _optimiser(optimiser_parts)
+    opt.setpoint_c = 9.0
+    full = opt.cfg.capacity_hold * sum(opt.cfg.chiller_capacity_kw) + 1.0
+    out = opt.decide(_obs(), _state(opt, t=24.0, rh=50.0, load=full))
+    assert out.decision["chws_setpoint_c"] == opt.cfg.safe_chws_c
+    assert "n_chillers" not in out.decision
+
+
+def test_near_capacity_the_zones_keep_a_larger_margin(optimiser_parts):
+    opt = _optimiser(optimiser_parts)
+    cfg = opt.cfg
+    nameplate = sum(cfg.chiller_capacity_kw)
+    lim = np.array([z.t_max_c for z in cfg.zones]) - cfg.t_margin_k
+    hot = opt.problem(_obs(temp_c=37.0), _state(opt, t=24.5, rh=55.0, load=0.96 * nameplate))
+    mild = opt.problem(_obs(temp_c=26.0, ghi_w_m2=100.0), _state(opt, t=24.0, rh=50.0, load=0.4 * nameplate))
+    safe = int(np.abs(hot.candidates_c - cfg.safe_chws_c).argmin())
+    near = hot.load_kw[:, safe] >= cfg.capacity_guard * nameplate
+    assert near.any()
+    assert np.allclose(hot.t_max_c[near], lim - cfg.capacity_margin_k)
+    assert np.allclose(mild.t_max_c, lim)

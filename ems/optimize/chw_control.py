@@ -35,6 +35,26 @@ def fit_models(history: pd.DataFrame, plan: pd.DataFrame, cfg: ChwConfig) -> tup
     return plant, zones
 
 
+def stop_lookahead(plan: Callable[[pd.DatetimeIndex], pd.DataFrame], t0: pd.Timestamp, h: int,
+                   cfg: ChwConfig) -> pd.DataFrame:
+    """From the HVAC schedule: for each of the ``h`` steps from ``t0``, the steps until the next
+    scheduled stop (``to_stop``; large when none within the window) and whether that stop is a long
+    one (``long_stop``: at least ``cfg.long_stop_steps``, e.g. a weekend)."""
+    n = h + max(cfg.end_of_week_steps, cfg.end_of_day_steps) + cfg.long_stop_steps
+    idx = pd.date_range(t0, periods=n, freq="15min")
+    on = plan(idx)["hvac_on"].to_numpy(float) > 0.5
+    to_stop = np.full(h, 10 ** 6)
+    long_stop = np.zeros(h, bool)
+    for k in range(h):
+        off = np.flatnonzero(~on[k + 1:])
+        if off.size:
+            j = k + 1 + off[0]
+            to_stop[k] = j - k
+            after = on[j:j + cfg.long_stop_steps]
+            long_stop[k] = after.size == cfg.long_stop_steps and not after.any()
+    return pd.DataFrame({"to_stop": to_stop, "long_stop": long_stop}, index=idx[:h])
+
+
 @dataclass
 class Outcome:
     decision: dict
@@ -87,6 +107,8 @@ class ChwOptimiser:
             rows["hvac_on"] = p["hvac_on"].to_numpy(float)
             rows.iloc[0, rows.columns.get_loc("intensity")] = float(obs["intensity"])
             rows.iloc[0, rows.columns.get_loc("hvac_on")] = float(obs["hvac_on"])
+        if self.plan is not None:
+            rows = rows.join(stop_lookahead(self.plan, t0, h, self.cfg))
         return rows
 
     def problem(self, obs: dict, last: dict) -> ChwProblem:
@@ -112,9 +134,15 @@ class ChwOptimiser:
         self.setpoint_c = float(sol.setpoints_c[0])
         dec = {"chws_setpoint_c": self.setpoint_c}
         # Recovery (a zone out of limits) or a start from standstill: the plant's own staging and
-        # pump control, which follow the measured load, keep the equipment; only the setpoint is set.
-        recovering = not sol.feasible or float(last["_chw_load_kw"]) < 1.0
+        # pump control, which follow the measured load, keep the equipment; the supply setpoint is
+        # set and the towers run for the coldest condenser water.
+        recovering = not sol.feasible or float(last["_chw_load_kw"]) < 1.0 or prob.at_capacity
         if prob.load_kw[0, ci] > 1.0 and not recovering:
             dec.update(n_chillers=int(sol.n_chillers[0]), n_chw_pumps=int(sol.n_pumps[0]),
                        chw_pump_hz=float(np.clip(sol.pump_hz[0], 15.0, 55.0)))
+            if sol.cw_setpoint_c is not None:
+                dec["cw_setpoint_c"] = float(sol.cw_setpoint_c[0])
+        elif recovering:
+            # pull-down / recovery: the coldest condenser water gives the chillers their largest capacity
+            dec["cw_setpoint_c"] = float(self.cfg.cw_min_c)
         return Outcome(dec, sol, float(baseline_power_kw(prob)[0]), sol.diagnosis)

@@ -29,7 +29,7 @@ class ChwProblem:
     zone_t_c: np.ndarray               # (H, C, Z)
     zone_rh_pct: np.ndarray            # (H, C, Z)
     occupied: np.ndarray               # (H,) bool, zone limits apply
-    t_max_c: np.ndarray                # (Z,) limits less the margin
+    t_max_c: np.ndarray                # (H, Z) limits less the margin (the capacity margin near capacity)
     rh_max_pct: np.ndarray             # (H, Z) limits less the margin (end-of-day value before a stop)
     wet_bulb_c: np.ndarray             # (H,)
     previous_setpoint_c: float
@@ -37,6 +37,7 @@ class ChwProblem:
     plant: ChwPlantModel
     zone_codes: tuple[str, ...]
     guard: np.ndarray | None = None    # (C,) candidates forbidden at the first step (feedback guard)
+    at_capacity: bool = False          # measured load at the plant's capacity: design control
 
     @property
     def horizon(self) -> int:
@@ -44,7 +45,7 @@ class ChwProblem:
 
     def violation(self) -> np.ndarray:
         """(H, C) weighted limit exceedance: K of temperature + 0.25 x %RH, summed over zones."""
-        dt = np.maximum(self.zone_t_c - self.t_max_c, 0.0).sum(axis=2)
+        dt = np.maximum(self.zone_t_c - self.t_max_c[:, None, :], 0.0).sum(axis=2)
         drh = np.maximum(self.zone_rh_pct - self.rh_max_pct[:, None, :], 0.0).sum(axis=2)
         return (dt + 0.25 * drh) * self.occupied[:, None]
 
@@ -72,19 +73,41 @@ def build_chw_problem(cfg: ChwConfig, plant: ChwPlantModel, zones: ZoneResponse,
     hot = occupied_now and bool((np.asarray(state["zone_t_c"]) > t_lim).any())
     humid = occupied_now and bool((np.asarray(state["zone_rh_pct"]) > rh_lim).any())
     guard = (cand >= previous_setpoint_c - 1e-9) & (hot or humid) & (cand > cfg.safe_chws_c + 1e-9)
-    # leaving the zones dry before the HVAC stops: over the last hour before a scheduled stop the
-    # humidity limit is the end-of-day value, so the next start is not humid (moisture buffering)
+    # at the plant's capacity (measured load vs the chillers' nameplate): the design supply
+    # temperature, as the plant's own control - a warmer one lets the zones drift up and the plant
+    # cannot pull them back, a colder one lowers the chillers' capacity
+    nameplate = sum(cfg.chiller_capacity_kw)
+    at_capacity = occupied_now and float(state["load_kw"]) >= cfg.capacity_hold * nameplate
+    if at_capacity:
+        guard = np.abs(cand - cfg.safe_chws_c) > 1e-9
+    # leaving the zones dry before the HVAC stops: over the last steps before a scheduled stop the
+    # humidity limit is the end-of-day value (end-of-week before a long stop such as a weekend), so
+    # the next start is not humid (moisture buffering)
     occ = exo["hvac_on"].to_numpy(float) > 0.5
     h = len(occ)
     rh_steps = np.tile(rh_lim, (h, 1))
-    for k in range(h):
-        ahead = occ[k + 1:k + 1 + cfg.end_of_day_steps]
-        if occ[k] and ahead.size and not ahead.all():
-            rh_steps[k] = np.minimum(rh_steps[k], cfg.end_of_day_rh_pct)
+    if "to_stop" in exo:      # the HVAC schedule beyond the horizon is known (the plant calendar)
+        to_stop, long_stop = exo["to_stop"].to_numpy(), exo["long_stop"].to_numpy(bool)
+        for k in range(h):
+            steps, lim = ((cfg.end_of_week_steps, cfg.end_of_week_rh_pct) if long_stop[k]
+                          else (cfg.end_of_day_steps, cfg.end_of_day_rh_pct))
+            if occ[k] and to_stop[k] <= steps:
+                rh_steps[k] = np.minimum(rh_steps[k], lim)
+    else:
+        for k in range(h):
+            ahead = occ[k + 1:k + 1 + cfg.end_of_day_steps]
+            if occ[k] and ahead.size and not ahead.all():
+                rh_steps[k] = np.minimum(rh_steps[k], cfg.end_of_day_rh_pct)
+    # near capacity (the load predicted at the design supply temperature close to the nameplate, a
+    # hot day): zones that drift up cannot be pulled back, so they are kept nearer their setpoint
+    load = np.maximum(pred["load_kw"] + b.get("load", 0.0), 0.0)
+    safe_i = int(np.abs(cand - cfg.safe_chws_c).argmin())
+    near = load[:, safe_i] >= cfg.capacity_guard * nameplate
+    t_steps = np.tile(t_lim, (h, 1)) - cfg.capacity_margin_k * near[:, None]
     return ChwProblem(
-        guard=guard,
-        times=exo.index, candidates_c=cand, load_kw=np.maximum(pred["load_kw"] + b.get("load", 0.0), 0.0),
+        guard=guard, at_capacity=at_capacity,
+        times=exo.index, candidates_c=cand, load_kw=load,
         zone_t_c=t, zone_rh_pct=rh, occupied=exo["hvac_on"].to_numpy(float) > 0.5,
-        t_max_c=t_lim, rh_max_pct=rh_steps,
+        t_max_c=t_steps, rh_max_pct=rh_steps,
         wet_bulb_c=exo["wet_bulb_c"].to_numpy(float), previous_setpoint_c=float(previous_setpoint_c),
         cfg=cfg, plant=plant, zone_codes=tuple(zl.code for zl in cfg.zones))

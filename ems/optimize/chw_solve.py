@@ -6,8 +6,9 @@ Two levels, both exact on the discretised problem:
    running (staging order, load <= stage_plr x nameplate, load shared by capacity) and the CHW
    pumps running; for each pump count the lowest frequency that gives the flow the coils need
    (load / (rho cp dT_max)) and the chillers' minimum evaporator flow, within the VFD range;
-   keep the combination of least predicted plant power (chillers + CHW pumps + CW pumps + tower
-   fans, all from the fitted models).
+   and the tower (condenser-water) setpoint from its grid (a colder condenser: less chiller power,
+   more fan power); keep the combination of least predicted plant power (chillers + CHW pumps + CW
+   pumps + tower fans, all from the fitted models).
 2. Setpoint path over the horizon: dynamic programming over the candidate grid with the rate limits
    -down <= c_k - c_(k-1) <= up (lowering is the safe direction), minimising energy + a large penalty on predicted zone-limit
    exceedance. When no path keeps every zone within limits, the least-bad safe path (at steps
@@ -25,6 +26,7 @@ import numpy as np
 from ems.optimize.chw_problem import RHO_CP_KW_PER_M3H_K, ChwProblem
 
 PENALTY_KW_PER_UNIT = 1.0e5
+HARD_FACTOR = 1.0e3   # x the penalty: safety rules (least-bad safe setpoint, feedback guards) dominate exceedance
 
 
 @dataclass
@@ -34,6 +36,7 @@ class Dispatch:
     n_pumps: np.ndarray       # (H, C) int
     pump_hz: np.ndarray       # (H, C)
     parts: dict = field(default_factory=dict)
+    cw_setpoint_c: np.ndarray | None = None   # (H, C) tower setpoint
 
 
 def dispatch(problem: ChwProblem, load_kw=None, chws_c=None, fixed_n: np.ndarray | None = None,
@@ -50,6 +53,9 @@ def dispatch(problem: ChwProblem, load_kw=None, chws_c=None, fixed_n: np.ndarray
     out_n = np.zeros(load.shape, int)
     out_np = np.zeros(load.shape, int)
     out_hz = np.full(load.shape, cfg.hz_min)
+    out_cw = np.full(load.shape, cfg.cw_setpoint_c)
+    cw_grid = (np.arange(cfg.cw_min_c, cfg.cw_max_c + 1e-9, cfg.cw_step_c) if fixed_dt_k is None
+               else np.array([cfg.cw_setpoint_c]))
     parts = {k: np.zeros(load.shape) for k in ("chillers_kw", "chw_pumps_kw", "cw_pumps_kw", "tower_kw")}
     hz_grid = None
     for n in range(1, cfg.n_chillers + 1):
@@ -61,10 +67,17 @@ def dispatch(problem: ChwProblem, load_kw=None, chws_c=None, fixed_n: np.ndarray
             ok_n = fixed_n == n
         if not ok_n.any():
             continue
-        cws = m.cws_c(load, n, wb, cap_n)
-        p_ch = sum(m.chillers[i].power_kw(load * caps[i] / cap_n, chws, cws) for i in range(n))
+        p_ch = p_ct = cw_n = None
+        for sp in cw_grid:          # tower setpoint: chillers + fans least
+            cws = m.cws_c(load, n, wb, cap_n, sp)
+            ch = sum(m.chillers[i].power_kw(load * caps[i] / cap_n, chws, cws) for i in range(n))
+            ct = m.ct_kw(load, n, wb, cap_n, cws)
+            if p_ch is None:
+                p_ch, p_ct, cw_n = ch, ct, np.full(load.shape, sp)
+            else:
+                b = ch + ct < p_ch + p_ct
+                p_ch, p_ct, cw_n = np.where(b, ch, p_ch), np.where(b, ct, p_ct), np.where(b, sp, cw_n)
         p_cw = float(m.cwp_kw[:n].sum())
-        p_ct = m.ct_kw(load, n, wb, cap_n)
         dt = cfg.max_dt_k if fixed_dt_k is None else fixed_dt_k
         need = np.maximum(load / (RHO_CP_KW_PER_M3H_K * dt), cfg.min_flow_fraction * flows[:n].sum())
         pump_counts = range(1, cfg.n_chillers + 1) if fixed_dt_k is None else (n,)
@@ -84,6 +97,7 @@ def dispatch(problem: ChwProblem, load_kw=None, chws_c=None, fixed_n: np.ndarray
             out_n = np.where(better, n, out_n)
             out_np = np.where(better, n_p, out_np)
             out_hz = np.where(better, hz_use, out_hz)
+            out_cw = np.where(better, cw_n, out_cw)
             for k, v in (("chillers_kw", p_ch), ("chw_pumps_kw", p_pump), ("cw_pumps_kw", p_cw), ("tower_kw", p_ct)):
                 parts[k] = np.where(better, v, parts[k])
     off = load <= 1.0
@@ -95,7 +109,7 @@ def dispatch(problem: ChwProblem, load_kw=None, chws_c=None, fixed_n: np.ndarray
         out_n = np.where(over, cfg.n_chillers, out_n)
         out_np = np.where(over, cfg.n_chillers, out_np)
         out_hz = np.where(over, cfg.hz_max, out_hz)
-    return Dispatch(best, out_n, out_np, out_hz, parts)
+    return Dispatch(best, out_n, out_np, out_hz, parts, out_cw)
 
 
 @dataclass
@@ -109,14 +123,15 @@ class ChwSolution:
     feasible: bool
     diagnosis: str
     seconds: float = 0.0
+    cw_setpoint_c: np.ndarray | None = None
 
 
 def _diagnose(problem: ChwProblem, k: int, ci: int) -> str:
     msgs = []
     for j, code in enumerate(problem.zone_codes):
         t, rh = problem.zone_t_c[k, ci, j], problem.zone_rh_pct[k, ci, j]
-        if t > problem.t_max_c[j]:
-            msgs.append(f"{code} predicted {t:.1f} degC > {problem.t_max_c[j]:.1f} (limit less margin)")
+        if t > problem.t_max_c[k, j]:
+            msgs.append(f"{code} predicted {t:.1f} degC > {problem.t_max_c[k, j]:.1f} (limit less margin)")
         if rh > problem.rh_max_pct[k, j]:
             msgs.append(f"{code} predicted {rh:.0f} %RH > {problem.rh_max_pct[k, j]:.0f} (limit less margin)")
     return (f"infeasible at {problem.times[k]}: " + "; ".join(msgs)
@@ -140,12 +155,12 @@ def solve_chw(problem: ChwProblem) -> ChwSolution:
     # anything no warmer than the design value (a colder coil dries more)
     hot = (problem.zone_t_c[:, safe_i, :] > problem.t_max_c).any(axis=1) & problem.occupied
     unsafe = np.where(hot[:, None], np.abs(c - c[safe_i])[None, :] > 1e-9, (c > c[safe_i] + 1e-9)[None, :])
-    cost = cost + 10 * PENALTY_KW_PER_UNIT * (short[:, None] & unsafe)
+    cost = cost + HARD_FACTOR * PENALTY_KW_PER_UNIT * (short[:, None] & unsafe)
     # ties (plant stopped, nothing to gain): stay at the design value, ready for the next start
     cost = cost + 1e-3 * np.abs(c - c[safe_i])[None, :]
     # feedback guard: a zone measured beyond its limit (less the margin) must not be warmed further
     if problem.guard is not None:
-        cost[0] = cost[0] + 10 * PENALTY_KW_PER_UNIT * problem.guard
+        cost[0] = cost[0] + HARD_FACTOR * PENALTY_KW_PER_UNIT * problem.guard
     h, n = cost.shape
     up = problem.cfg.chws_rate_k_per_step + 1e-9
     down = problem.cfg.chws_rate_down_k_per_step + 1e-9
@@ -171,7 +186,8 @@ def solve_chw(problem: ChwProblem) -> ChwSolution:
     feasible = bool(v[0] <= 1e-9)
     diagnosis = "" if feasible else _diagnose(problem, 0, path[0])
     return ChwSolution(c[path], d.n_chillers[rows, path], d.n_pumps[rows, path], d.pump_hz[rows, path],
-                       d.power_kw[rows, path], v, feasible, diagnosis, time.perf_counter() - t0)
+                       d.power_kw[rows, path], v, feasible, diagnosis, time.perf_counter() - t0,
+                       d.cw_setpoint_c[rows, path])
 
 
 def baseline_power_kw(problem: ChwProblem, chws_c: float = 7.0) -> np.ndarray:

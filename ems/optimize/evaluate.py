@@ -22,6 +22,7 @@ from ems.optimize.closed_loop import DT_H, energy_kwh, production_plan, run_cont
 from ems.optimize.config import PlantConfig, plant_config
 
 TRAIN = ("2024-05-01", "2024-10-01")
+LAST_STORAGE_RUNS: dict = {}   # the last storage evaluation's runs, for diagnostics
 HEADROOM_ERROR = 0.10   # charging keeps the forecast import + 10 % below the month's demand peak
 
 
@@ -116,6 +117,7 @@ def evaluate_air(plant: str, start: str, end: str, history: pd.DataFrame | None 
 
 def evaluate_storage(plant: str, start: str, end: str) -> dict:
     from ems.optimize.storage import BatteryParams, plan_storage
+    from ems.optimize.storage_forecast import day_forecast, day_of
     from ems.sim.model import Decision
     from ems.sim.twin import run_policy
 
@@ -126,49 +128,47 @@ def evaluate_storage(plant: str, start: str, end: str) -> dict:
     # forecasts available at each midnight: metered load and PV of the same weekday last week, or
     # the latest day, with the same production plan (same-day-type naive); the week before the
     # window is history
-    pre = run_policy(plant, "baseline", str((pd.Timestamp(start) - pd.Timedelta("7D")).date()), start)
+    pre = run_policy(plant, "baseline", str((pd.Timestamp(start) - pd.Timedelta("14D")).date()), start)
     hist = pd.concat([pre, base])[["load_kw", "pv_kw"]]
     idx = base.index
     price = tariffs.prices(idx, pc.tariff_id)
     dprice = tariffs.demand_price(pc.tariff_id)
     soc_init = 0.5
-    days = sorted(set((idx - pd.Timedelta("15min")).normalize()))
-    span = pd.date_range(pd.Timestamp(start) - pd.Timedelta("8D"), end, freq="15min", inclusive="right")
+    days = sorted(set(day_of(idx)))
+    span = pd.date_range(pd.Timestamp(start) - pd.Timedelta("15D"), pd.Timestamp(end) + pd.Timedelta("2D"),
+                         freq="15min", inclusive="right")
     kind = production_plan(plant, span)["intensity"]
-    day_kind = kind.groupby((kind.index - pd.Timedelta("15min")).normalize()).sum().round(3)
+    day_kind = kind.groupby(day_of(kind.index)).sum().round(3)
     schedule = pd.Series(0.0, index=idx)
     peak: dict = {}
     soc = soc_init
     solve_s = []
+    eta = bat.round_trip_efficiency ** 0.5
     for day in days:
-        rows = (idx - pd.Timedelta("15min")).normalize() == day
+        rows = day_of(idx) == day
         day_idx = idx[rows]
-        # same-day-type naive forecast: the same weekday last week, else the latest earlier day, whose
-        # production plan matches
-        ref = day - pd.Timedelta("1D")
-        for back in (7, *range(1, 7)):        # same weekday last week first (weekly pull-downs)
-            cand = day - pd.Timedelta(days=back)
-            if cand < hist.index[0].normalize():
-                break
-            if abs(day_kind[cand] - day_kind[day]) <= 0.05 * max(day_kind[day], 1.0):
-                ref = cand
-                break
-        fc = hist.reindex(day_idx - (day - ref))
+        known = hist[hist.index <= day]                  # metered up to this midnight
+        # today and tomorrow (the schedule looks one day further, so it can hold a reserve for a
+        # forecast peak early tomorrow, e.g. a Monday pull-down); only today is executed
+        fcs = [day_forecast(known, d, day_kind) for d in (day, day + pd.Timedelta("1D"))]
+        load, pv, load_high, pv_low = (np.concatenate([f[k] for f in fcs]) for k in ("load", "pv", "load_high", "pv_low"))
+        h_idx = pd.date_range(day + pd.Timedelta("15min"), periods=load.size, freq="15min")
         month = day.to_period("M")
-        net_fc = fc["load_kw"].to_numpy() - fc["pv_kw"].to_numpy()
+        net_fc = load - pv
         ref = max(peak.get(month, 0.0), float(net_fc.max()))
-        headroom = ref - net_fc * (1 + HEADROOM_ERROR)            # forecast error allowance
-        plan = plan_storage(fc["load_kw"].to_numpy(), fc["pv_kw"].to_numpy(), price[rows], dprice, bat, soc,
+        # forecast-error allowance: the highest recent load x (1 + error) and the lowest recent PV
+        headroom = ref - (load_high * (1 + HEADROOM_ERROR) - pv_low)
+        plan = plan_storage(load, pv, tariffs.prices(h_idx, pc.tariff_id), dprice, bat, soc,
                             peak.get(month, 0.0), charge_headroom_kw=headroom)
         solve_s.append(plan.seconds)
-        schedule[day_idx] = plan.battery_kw
+        today = plan.battery_kw[: rows.sum()]
+        schedule[day_idx] = today
         # the SOC the battery reaches if the plan is executed (the controller reads it at midnight)
-        eta = bat.round_trip_efficiency ** 0.5
-        for p in plan.battery_kw:
+        for p in today:
             soc = soc - (p / eta if p > 0 else p * eta) * DT_H / bat.capacity_kwh
             soc = min(max(soc, bat.soc_min), bat.soc_max)
         planned_grid = np.maximum(base.loc[day_idx, "load_kw"].to_numpy() - base.loc[day_idx, "pv_kw"].to_numpy()
-                                  - plan.battery_kw, 0.0)
+                                  - today, 0.0)
         peak[month] = max(peak.get(month, 0.0), float(planned_grid.max()))
     months = pd.PeriodIndex((idx - pd.Timedelta("15min")), freq="M")
     pf = plan_storage(base["load_kw"].to_numpy(), base["pv_kw"].to_numpy(), price, dprice, bat, soc_init,
@@ -177,6 +177,8 @@ def evaluate_storage(plant: str, start: str, end: str) -> dict:
     for name, sched in (("forecast", schedule), ("perfect_foresight", pd.Series(pf.battery_kw, index=idx))):
         runs[name] = run_policy(plant, lambda obs, s=sched: Decision(battery_kw=float(s.get(obs["time"], 0.0))),
                                 start, end)
+    LAST_STORAGE_RUNS.clear()
+    LAST_STORAGE_RUNS.update(runs, baseline=base)
     res = {"system": "storage", "plant": plant, "start": start, "end": end}
     res["baseline"] = tariffs.cost_cny(base["grid_kw"], pc.tariff_id) | {"kwh": energy_kwh(base["grid_kw"])}
     for name, df in runs.items():

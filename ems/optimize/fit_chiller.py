@@ -6,8 +6,13 @@
   into EIRFT: it is not identifiable from operating history (a chiller rarely runs at its limit);
   Q_ref is the nameplate. Fitted by alternating least squares (each curve is linear given the other).
 * Condenser water entering temperature: T_cws = max(setpoint, T_wb + a + b q), q = rejected load
-  per running cell / nameplate (fitted on the rows where the tower runs flat out).
-* Tower fans: P_ct = n (c0 + c1 q + c2 q^2 + c3 q (T_wb - 20)) by least squares.
+  per running cell / nameplate (fitted on the rows where the tower runs flat out, i.e. above its
+  logged setpoint).
+* Tower fans, per running cell, as a function of the approach the setpoint asks for:
+  P_cell = min(P_max, exp(c0) q^c1 (T_cws - T_wb - c2)^-c3 exp(c4 (T_wb - 20))) (fan power rises
+  steeply as the approach closes; P_max = the flat-out draw), by non-linear least squares on the
+  rows where the fans modulate. The tower setpoint is then a decision: a colder condenser saves
+  chiller power and costs fan power.
 * CW pumps: constant-speed, one per running chiller: per-machine kW by non-negative least squares.
 * CHW pumps (headered, VFD): operating point (f/50)^2 = a + b (Q/n)^2 + c Q^2 (pump curve meets
   the system curve, affinity laws); power P = n (d0 s^3 + d1 s + d2) + d3 Q s^2 + d4 Q^3/n^2.
@@ -45,10 +50,11 @@ class ChillerFit:
     eirft: np.ndarray
     eirfplr: np.ndarray
     stats: dict = field(default_factory=dict)
+    chws_range: tuple[float, float] = (4.0, 12.0)   # supply temperatures the fit has seen
 
     def power_kw(self, q_kw, chws_c, cws_c):
         """Electric power [kW] at evaporator load q_kw, leaving CHW and entering CW temperatures."""
-        x = np.clip(chws_c, 4.0, 12.0)
+        x = np.clip(chws_c, *self.chws_range)
         f = _biq(np.asarray(x, float), np.asarray(cws_c, float)) @ self.eirft
         p = np.asarray(q_kw, float) / self.q_ref_kw
         g = self.eirfplr[0] + self.eirfplr[1] * p + self.eirfplr[2] * p * p
@@ -72,7 +78,7 @@ def fit_chiller(q, p, chws, cws, q_ref_kw: float, iters: int = 30) -> ChillerFit
     # normalise: EIRFPLR(1) = 1
     s = g.sum()
     g, f = g / s, f * s
-    fit = ChillerFit(q_ref_kw, f, g)
+    fit = ChillerFit(q_ref_kw, f, g, chws_range=(float(x.min()), float(x.max())))
     fit.stats = fit_stats(p, fit.power_kw(q, x, y))
     return fit
 
@@ -81,22 +87,26 @@ def fit_chiller(q, p, chws, cws, q_ref_kw: float, iters: int = 30) -> ChillerFit
 class ChwPlantModel:
     chillers: list[ChillerFit]
     cws: np.ndarray            # a, b of T_cws - T_wb = a + b q
-    ct: np.ndarray             # tower fan coefficients
+    ct: np.ndarray             # tower fan coefficients c0..c4 (per cell) and P_max
     cwp_kw: np.ndarray         # per chiller
     pump_op: np.ndarray        # a, b, c
     pump_p: np.ndarray         # d0..d4
     cw_setpoint_c: float = 29.0
     stats: dict = field(default_factory=dict)
 
-    def cws_c(self, load_kw, n_on, wb_c, cap_on_kw):
+    def cws_c(self, load_kw, n_on, wb_c, cap_on_kw, setpoint_c=None):
+        """Condenser water entering the chillers at a tower setpoint (default: the configured one)."""
         q = np.asarray(load_kw) / np.maximum(cap_on_kw, 1.0)
         free = np.asarray(wb_c) + self.cws[0] + self.cws[1] * q
-        return np.maximum(self.cw_setpoint_c, free)
+        return np.maximum(self.cw_setpoint_c if setpoint_c is None else setpoint_c, free)
 
-    def ct_kw(self, load_kw, n_on, wb_c, cap_on_kw):
-        q = np.asarray(load_kw) / np.maximum(cap_on_kw, 1.0)
-        c = self.ct
-        return np.maximum(n_on * (c[0] + c[1] * q + c[2] * q * q + c[3] * q * (np.asarray(wb_c) - 20.0)), 0.0)
+    def ct_kw(self, load_kw, n_on, wb_c, cap_on_kw, cws_c=None):
+        """Tower fan power holding condenser water at ``cws_c`` (default: at the configured setpoint)."""
+        if cws_c is None:
+            cws_c = self.cws_c(load_kw, n_on, wb_c, cap_on_kw)
+        q = np.maximum(np.asarray(load_kw) / np.maximum(cap_on_kw, 1.0), 1e-3)
+        wb = np.asarray(wb_c, float)
+        return n_on * _cell_kw(self.ct, q, np.asarray(cws_c) - wb, wb) * (np.asarray(load_kw) > 0)
 
     def pump_hz(self, flow, n_pumps):
         a, b, c = self.pump_op
@@ -115,6 +125,30 @@ class ChwPlantModel:
         d = self.pump_p
         return np.maximum(n * (d[0] * s ** 3 + d[1] * s + d[2]) + d[3] * flow * s * s
                           + d[4] * flow ** 3 / np.maximum(n, 1) ** 2, 0.0) * (n > 0)
+
+
+def _cell_kw(c, q, approach, wb):
+    c0, c1, c2, c3, c4, pmax = c
+    return np.minimum(pmax, np.exp(c0) * q ** c1 * np.maximum(approach - c2, 0.05) ** (-c3) * np.exp(c4 * (wb - 20.0)))
+
+
+def fit_tower(q, approach, wb, cell_kw) -> np.ndarray:
+    """Per-cell fan power model (c0..c4, P_max) from metered rows (see the module docstring)."""
+    from scipy.optimize import least_squares
+
+    q, app, wb, y = (np.asarray(a, float) for a in (q, approach, wb, cell_kw))
+    pmax = float(np.percentile(y, 99.5))
+    mod = (y < 0.98 * pmax) & (y > 0.02 * pmax) & (q > 0.05)
+    if mod.sum() < 30:
+        return np.array([np.log(max(pmax, 1e-3)), 0.0, 0.0, 0.0, 0.0, pmax])
+
+    def res(p):
+        return _cell_kw(np.r_[p, np.inf], q[mod], app[mod], wb[mod]) - y[mod]
+
+    lo = [-20.0, 0.0, -10.0, 0.0, -1.0]
+    hi = [30.0, 6.0, float(np.min(app[mod])) - 0.1, 8.0, 1.0]
+    p = least_squares(res, [0.0, 1.5, min(-1.0, hi[2] - 1.0), 2.0, 0.0], bounds=(lo, hi)).x
+    return np.r_[p, pmax]
 
 
 def _pump_features(flow, s, n):
@@ -150,14 +184,14 @@ def fit_chw_plant(df: pd.DataFrame, capacities_kw: tuple[float, ...], cw_setpoin
     q = load / np.maximum(cap_on, 1.0)
     wb = run["wx_wet_bulb_c"].to_numpy()
     cws = run["cws_c"].to_numpy()
-    free = cws > cw_setpoint_c + 0.2
+    sp = run["cw_setpoint_c"].to_numpy(float) if "cw_setpoint_c" in run else np.full(len(run), cw_setpoint_c)
+    free = cws > sp + 0.2
     A = np.stack([np.ones(free.sum()), q[free]], axis=1)
     cws_coef = np.linalg.lstsq(A, cws[free] - wb[free], rcond=None)[0] if free.sum() > 10 else np.array([4.0, 0.0])
-    model = ChwPlantModel(chillers, cws_coef, np.zeros(4), np.zeros(n), np.zeros(3), np.zeros(5), cw_setpoint_c)
-    stats["cw_supply_temp"] = fit_stats(cws, model.cws_c(load, n_on, wb, cap_on))
-    Act = np.stack([n_on, n_on * q, n_on * q * q, n_on * q * (wb - 20.0)], axis=1)
-    model.ct = np.linalg.lstsq(Act, run["ct_kw"].to_numpy(), rcond=None)[0]
-    stats["tower_fans"] = fit_stats(run["ct_kw"], model.ct_kw(load, n_on, wb, cap_on))
+    model = ChwPlantModel(chillers, cws_coef, np.zeros(6), np.zeros(n), np.zeros(3), np.zeros(5), cw_setpoint_c)
+    stats["cw_supply_temp"] = fit_stats(cws, model.cws_c(load, n_on, wb, cap_on, sp))
+    model.ct = fit_tower(q, cws - wb, wb, run["ct_kw"].to_numpy() / np.maximum(n_on, 1))
+    stats["tower_fans"] = fit_stats(run["ct_kw"], model.ct_kw(load, n_on, wb, cap_on, cws))
     model.cwp_kw = nnls(on.astype(float), run["cwp_kw"].to_numpy())[0]
     stats["cw_pumps"] = fit_stats(run["cwp_kw"], on @ model.cwp_kw)
     flow, hz, npump = (run[c].to_numpy() for c in ("chw_flow_m3_per_h", "chwp_hz", "chwp_n"))

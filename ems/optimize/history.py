@@ -44,27 +44,38 @@ def check_fresh(forecast_issued: pd.Timestamp, now: pd.Timestamp, max_age: str =
                           f"(limit {max_age}); recommendation stopped")
 
 
-def excitation_policy(seed: int = 7, lo: float = 6.0, hi: float = 13.0, hold_steps: int = 8):
-    """A commissioning test policy: CHW supply setpoint stepped randomly in [lo, hi] every 2 h."""
+def excitation_policy(seed: int = 7, lo: float = 6.0, hi: float = 15.0, hold_steps: int = 8,
+                      cw_lo: float = 22.0, cw_hi: float = 32.0, log: list | None = None):
+    """A commissioning test policy: CHW supply setpoint stepped randomly in [lo, hi] every 2 h, and
+    the tower (condenser-water) setpoint stepped independently in [cw_lo, cw_hi] (so the chiller
+    curves and the tower-fan model see condenser temperatures below the usual 29 deg C). ``log``
+    collects the CW setpoint of every step (the BMS logs the setpoints it writes)."""
     from ems.sim.model import Decision
 
     rng = np.random.default_rng(seed)
-    state = {"k": 0, "sp": 7.0}
+    rng_cw = np.random.default_rng(seed + 1000)
+    state = {"k": 0, "sp": 7.0, "cw": 29.0}
 
     def policy(obs: dict) -> Decision:
         if state["k"] % hold_steps == 0:
             state["sp"] = float(np.round(rng.uniform(lo, hi) * 2) / 2)
+            state["cw"] = float(np.round(rng_cw.uniform(cw_lo, cw_hi)))
         state["k"] += 1
-        return Decision(chws_setpoint_c=state["sp"])
+        if log is not None:
+            log.append(state["cw"])
+        return Decision(chws_setpoint_c=state["sp"], cw_setpoint_c=state["cw"])
 
     return policy
 
 
 def training_history(plant: str, start: str = "2024-05-01", end: str = "2024-10-01", seed: int = 7) -> pd.DataFrame:
-    """The commissioning-test history of a plant (closed loop on the twin, meters only)."""
+    """The commissioning-test history of a plant (closed loop on the twin, meters only, plus the
+    logged tower setpoint ``cw_setpoint_c``)."""
     from ems.sim.twin import run_policy
 
-    df = run_policy(plant, excitation_policy(seed), start, end)
+    log: list[float] = []
+    df = run_policy(plant, excitation_policy(seed, log=log), start, end)
+    df["cw_setpoint_c"] = log
     return df
 
 

@@ -561,15 +561,16 @@ def test_cockpit_admin_page_admins_only(demo_url):
         assert authenticate(conn, "fs-new", "pw-fs-8").role == "energy_manager"
         assert admin.update(conn, root, root.user_id, "viewer", []) == "You cannot change your own role"
 
-        every = admin.factors(conn, root)
+        every = admin.factors(conn, root, limit=10_000)
         assert len(every) == conn.execute("SELECT count(*) FROM factor").fetchone()[0]
+        assert len(admin.factors(conn, root)) == admin.FACTOR_LIMIT      # the page draws a bounded table
         assert not every["locked"].any() and every["used_by"].sum() > 0
         grid = admin.factors(conn, root, "mee_grid")
         assert set(grid["family"]) == {"mee_grid"} and grid["source"].str.len().min() > 0
         # locking an inventory freezes its factor versions: the page marks them (rolled back afterwards)
         inv = inventory_store.find(conn, "FS", date(2025, 1, 1), date(2026, 1, 1))
         inventory_store.lock(conn, inv, "auditor")
-        locked = admin.factors(conn, root)
+        locked = admin.factors(conn, root, limit=10_000)
         used = set(r[0] for r in conn.execute("SELECT factor_pk FROM inventory_factor WHERE inventory_id = %s",
                                               (inv["inventory_id"],)))
         assert set(locked.loc[locked["locked"], "factor_pk"]) == used

@@ -19,7 +19,7 @@ from ems.errors import UserError
 
 PAGE_KEY = "page.admin"
 PATH = "/admin"
-FACTOR_LIMIT = 500
+FACTOR_LIMIT = 60   # rows drawn at once: a longer table makes the page slow; filter by family for more
 
 
 def require_admin(user: User | None) -> User:

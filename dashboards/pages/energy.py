@@ -177,7 +177,7 @@ def register_callbacks(app: Dash, db: Database) -> None:
         with db.connection() as conn:
             nodes = queries.visible_nodes(conn, rc.visible)
             children = nodes[nodes["parent_id"] == node_id]["node_id"].tolist()
-            frame = queries.energy_by_node(conn, children, rc.visible, lo, hi, "month", own_id=node_id)
+            frame = queries.energy_by_node(conn, children, rc.visible, lo, hi, "day", own_id=node_id)  # days: exact for any range
             meters = queries.meters_below(conn, node_id, rc.visible, lo, hi)
         options = [{"label": f"{pick_name(r._asdict(), rc.lang)} · {r.code} ({r.unit})", "value": int(r.point_id)}
                    for r in meters.itertuples()]

@@ -70,7 +70,7 @@ def create_app(db: Database, *, data_dir: Path | str) -> dash.Dash:
                             reports.layout(rc.lang, reports.inventory_choices(conn, rc.visible),
                                            reports.cost_choices(conn, rc.visible), years))
             if (path or "/").rstrip("/") == alarms.PATH:
-                last = (pd.Timestamp(extent[1]).tz_convert(str(nodes["timezone"].iloc[0])).date()
+                last = ((pd.Timestamp(extent[1]) - pd.Timedelta(microseconds=1)).tz_convert(str(nodes["timezone"].iloc[0])).date()
                         if extent and len(nodes) else None)
                 return page(rc.user, rc.lang, alarms.PAGE_KEY, alarms.layout(rc.lang, last))
             if (path or "/").rstrip("/") == overview.PATH:
@@ -84,7 +84,7 @@ def create_app(db: Database, *, data_dir: Path | str) -> dash.Dash:
                 years = sorted(set(carbon.inventories(conn, rc.visible)["year"].astype(int)))
                 return page(rc.user, rc.lang, carbon.PAGE_KEY, carbon.layout(rc.lang, years))
             if (path or "/").rstrip("/") == systems.PATH:
-                last = (pd.Timestamp(extent[1]).tz_convert(str(nodes["timezone"].iloc[0])).date()
+                last = ((pd.Timestamp(extent[1]) - pd.Timedelta(microseconds=1)).tz_convert(str(nodes["timezone"].iloc[0])).date()
                         if extent and len(nodes) else None)
                 return page(rc.user, rc.lang, systems.PAGE_KEY,
                             systems.layout(rc.lang, systems.systems(conn, rc.visible), last))

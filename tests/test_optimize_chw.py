@@ -142,8 +142,10 @@ def test_at_capacity_the_design_setpoint_and_plant_staging_are_kept(optimiser_pa
 
 
 def test_near_capacity_the_zones_keep_a_larger_margin(optimiser_parts):
+    import dataclasses
+
     opt = _optimiser(optimiser_parts)
-    cfg = opt.cfg
+    opt.cfg = cfg = dataclasses.replace(opt.cfg, capacity_margin_k=0.5)
     nameplate = sum(cfg.chiller_capacity_kw)
     lim = np.array([z.t_max_c for z in cfg.zones]) - cfg.t_margin_k
     hot = opt.problem(_obs(temp_c=37.0), _state(opt, t=24.5, rh=55.0, load=0.96 * nameplate))

@@ -9,6 +9,7 @@ Modules (problem building is kept apart from solving):
 * ``chw_problem`` / ``chw_solve`` / ``chw_control``  chilled-water plant problem, DP solver, closed loop
 * ``fit_air`` / ``air_problem`` / ``air_control``  compressed-air models, MILP staging (HiGHS), policy
 * ``storage``     battery and chilled-water / ice storage day-ahead LP (cvxpy / CLARABEL)
+* ``storage_forecast``  day-ahead load / PV forecasts for it: same day type, peak envelope
 * ``tariffs``     interval prices and realised cost through ``ems.analytics`` tariffs
 * ``recommend`` / ``store`` / ``writeback``  recommendations, their lifecycle, OPC UA write-back
 * ``closed_loop`` / ``evaluate`` / ``report``  closed-loop proof on the plant twin against named

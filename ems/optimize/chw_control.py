@@ -4,7 +4,9 @@
 (zone temperatures and humidity, CHW load), the coming interval's weather and production plan
 (weather persisted over the 2 h horizon, the production plan / HVAC schedule from the plant
 calendar when given),
-solves it and returns the decision for the coming interval with the plan and the diagnosis.
+solves it and returns the decision for the coming interval (supply and tower setpoints, chillers,
+CHW pumps and their frequency) with the plan and the diagnosis. The HVAC schedule beyond the
+horizon (:func:`stop_lookahead`) tells the problem when the zones must be dried before a stop.
 Prediction errors of the last interval feed an additive bias (exponentially weighted) so a model
 that drifts is corrected in closed loop.
 """

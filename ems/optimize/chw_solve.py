@@ -26,7 +26,8 @@ import numpy as np
 from ems.optimize.chw_problem import RHO_CP_KW_PER_M3H_K, ChwProblem
 
 PENALTY_KW_PER_UNIT = 1.0e5
-HARD_FACTOR = 1.0e3   # x the penalty: safety rules (least-bad safe setpoint, feedback guards) dominate exceedance
+UNSAFE_FACTOR = 10.0    # x the penalty: the least-bad setpoint must be safe (design value) where none is feasible
+GUARD_FACTOR = 1.0e3    # x the penalty: a measured zone beyond its limit / a plant at capacity rules the first step
 
 
 @dataclass
@@ -155,12 +156,12 @@ def solve_chw(problem: ChwProblem) -> ChwSolution:
     # anything no warmer than the design value (a colder coil dries more)
     hot = (problem.zone_t_c[:, safe_i, :] > problem.t_max_c).any(axis=1) & problem.occupied
     unsafe = np.where(hot[:, None], np.abs(c - c[safe_i])[None, :] > 1e-9, (c > c[safe_i] + 1e-9)[None, :])
-    cost = cost + HARD_FACTOR * PENALTY_KW_PER_UNIT * (short[:, None] & unsafe)
+    cost = cost + UNSAFE_FACTOR * PENALTY_KW_PER_UNIT * (short[:, None] & unsafe)
     # ties (plant stopped, nothing to gain): stay at the design value, ready for the next start
     cost = cost + 1e-3 * np.abs(c - c[safe_i])[None, :]
     # feedback guard: a zone measured beyond its limit (less the margin) must not be warmed further
     if problem.guard is not None:
-        cost[0] = cost[0] + HARD_FACTOR * PENALTY_KW_PER_UNIT * problem.guard
+        cost[0] = cost[0] + GUARD_FACTOR * PENALTY_KW_PER_UNIT * problem.guard
     h, n = cost.shape
     up = problem.cfg.chws_rate_k_per_step + 1e-9
     down = problem.cfg.chws_rate_down_k_per_step + 1e-9

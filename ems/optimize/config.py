@@ -39,7 +39,8 @@ class ChwConfig:
     e.g. a weekend: the first hours after it are the plant's worst); capacity_guard: CHW load predicted at the
     design supply temperature, as a fraction of the total nameplate, from which the plant is near
     capacity: the zone temperature limits are tightened by capacity_margin_k (a zone that drifts up
-    cannot be pulled back); capacity_hold: measured load fraction from which the plant is at
+    cannot be pulled back; 0 = off: on the 2025 season the margin cost 4 % of QD's saving for a few
+    zone-hours); capacity_hold: measured load fraction from which the plant is at
     capacity: the design supply temperature and the plant's own staging.
     cw_setpoint_c: the tower setpoint of the plant's own control; cw_min_c..cw_max_c in cw_step_c:
     the tower setpoints the optimiser may choose (the range the commissioning test covered; the
@@ -54,7 +55,7 @@ class ChwConfig:
     max_dt_k: float = 7.0
     stage_plr: float = 0.9
     chws_min_c: float = 5.5
-    chws_max_c: float = 15.0
+    chws_max_c: float = 13.0
     chws_step_c: float = 0.5
     chws_rate_k_per_step: float = 1.0
     chws_rate_down_k_per_step: float = 4.0
@@ -67,14 +68,14 @@ class ChwConfig:
     safe_chws_c: float = 7.0
     t_margin_k: float = 0.4
     rh_margin_pct: float = 4.0
-    end_of_day_rh_pct: float = 44.0
-    end_of_day_steps: int = 12
+    end_of_day_rh_pct: float = 50.0
+    end_of_day_steps: int = 8
     end_of_week_rh_pct: float = 42.0
     end_of_week_steps: int = 16
     long_stop_steps: int = 96
     horizon_steps: int = 8
     capacity_guard: float = 0.93
-    capacity_margin_k: float = 0.5
+    capacity_margin_k: float = 0.0
     capacity_hold: float = 0.98
 
     @property

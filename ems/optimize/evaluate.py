@@ -22,7 +22,6 @@ from ems.optimize.closed_loop import DT_H, energy_kwh, production_plan, run_cont
 from ems.optimize.config import PlantConfig, plant_config
 
 TRAIN = ("2024-05-01", "2024-10-01")
-LAST_STORAGE_RUNS: dict = {}   # the last storage evaluation's runs, for diagnostics
 HEADROOM_ERROR = 0.10   # charging keeps the forecast import + 10 % below the month's demand peak
 
 
@@ -125,9 +124,8 @@ def evaluate_storage(plant: str, start: str, end: str) -> dict:
     st = pc.storage
     bat = BatteryParams(st["battery_kwh"], st["battery_kw"])
     base = run_policy(plant, "baseline", start, end)           # battery idle = no storage
-    # forecasts available at each midnight: metered load and PV of the same weekday last week, or
-    # the latest day, with the same production plan (same-day-type naive); the week before the
-    # window is history
+    # forecasts available at each midnight (ems.optimize.storage_forecast): metered load and PV of
+    # an earlier day of the same type; the two weeks before the window are history
     pre = run_policy(plant, "baseline", str((pd.Timestamp(start) - pd.Timedelta("14D")).date()), start)
     hist = pd.concat([pre, base])[["load_kw", "pv_kw"]]
     idx = base.index
@@ -177,8 +175,6 @@ def evaluate_storage(plant: str, start: str, end: str) -> dict:
     for name, sched in (("forecast", schedule), ("perfect_foresight", pd.Series(pf.battery_kw, index=idx))):
         runs[name] = run_policy(plant, lambda obs, s=sched: Decision(battery_kw=float(s.get(obs["time"], 0.0))),
                                 start, end)
-    LAST_STORAGE_RUNS.clear()
-    LAST_STORAGE_RUNS.update(runs, baseline=base)
     res = {"system": "storage", "plant": plant, "start": start, "end": end}
     res["baseline"] = tariffs.cost_cny(base["grid_kw"], pc.tariff_id) | {"kwh": energy_kwh(base["grid_kw"])}
     for name, df in runs.items():

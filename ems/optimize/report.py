@@ -64,12 +64,12 @@ def markdown(results: list[dict], command: str) -> str:
                          f"{r['solve_s_max']:.3f} | {r['infeasible_steps']} |")
         lines += ["", "Targets: ≥ 15 % less than the 7 °C baseline, ≥ 5 % less than trim-and-respond, no extra",
                   "violation hours, < 1 s per decision.", "",
-                  "Decisions: supply setpoint (5.5-15 °C), chillers, CHW pumps and their frequency, and the tower",
+                  "Decisions: supply setpoint (5.5-13 °C), chillers, CHW pumps and their frequency, and the tower",
                   "(condenser-water) setpoint (22-32 °C), jointly, from models fitted on a commissioning test that",
                   "stepped both setpoints. Before a scheduled HVAC stop the zones are dried (a tighter humidity",
-                  "limit over the last 3 h, 4 h before a weekend), so the next start is not humid; near the plant's",
-                  "capacity (load predicted at 7 °C ≥ 93 % of nameplate) the zone limits keep 0.5 K more margin, and",
-                  "at capacity (measured load ≥ 98 %) the plant runs at 7 °C with its own staging.", ""]
+                  "limit over the last 2 h, 42 % RH over the last 4 h before a weekend), so the next start is not",
+                  "humid; at capacity (measured load ≥ 98 % of nameplate) the plant runs at 7 °C with its own",
+                  "staging, and a pull-down runs the towers for the coldest condenser water.", ""]
     air = [r for r in results if r["system"] == "compressed_air"]
     if air:
         lines += ["## Compressed-air station (day-ahead MILP, HiGHS)", "",

@@ -3,58 +3,19 @@ clean stop flushes what is still buffered."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import socket
-import threading
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
+from mqttbroker import Broker, free_port
 
 from ems.service.config import load_service_config
 from ems.service.runtime import Service
 
 ROOT = Path(__file__).resolve().parents[1]
 pytest.importorskip("amqtt")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Broker:
-    def __init__(self, port: int):
-        self.port, self.loop, self.ready = port, asyncio.new_event_loop(), threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self):
-        from amqtt.broker import Broker as AmqttBroker
-
-        asyncio.set_event_loop(self.loop)
-
-        async def start():
-            self.broker = AmqttBroker({"listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{self.port}"}}})
-            await self.broker.start()
-            self.ready.set()
-
-        self.loop.run_until_complete(start())
-        self.loop.run_forever()
-
-    def __enter__(self):
-        self.thread.start()
-        assert self.ready.wait(10)
-        return self
-
-    def __exit__(self, *exc):
-        try:
-            asyncio.run_coroutine_threadsafe(self.broker.shutdown(), self.loop).result(timeout=10)
-        finally:
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self.thread.join(10)
 
 
 def test_serve_ingests_live_readings_and_flushes_on_stop(ems, ems_env, tmp_path):

@@ -4,52 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import threading
 
 import pytest
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class _BrokerThread:
-    """amqtt broker in its own thread and event loop (paho's blocking calls never stall it)."""
-
-    def __init__(self, port: int):
-        self.port = port
-        self.loop = asyncio.new_event_loop()
-        self.ready = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self):
-        from amqtt.broker import Broker
-
-        asyncio.set_event_loop(self.loop)
-
-        async def start():
-            self.broker = Broker({"listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{self.port}"}}})
-            await self.broker.start()
-            self.ready.set()
-
-        self.loop.run_until_complete(start())
-        self.loop.run_forever()
-
-    def __enter__(self):
-        self.thread.start()
-        assert self.ready.wait(10)
-        return self
-
-    def __exit__(self, *exc):
-        fut = asyncio.run_coroutine_threadsafe(self.broker.shutdown(), self.loop)
-        try:
-            fut.result(timeout=10)
-        finally:
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self.thread.join(10)
+from mqttbroker import Broker as _BrokerThread
+from mqttbroker import free_port as _free_port
 
 
 def test_mqtt_topic_tree_receives_meters():

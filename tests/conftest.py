@@ -55,6 +55,42 @@ def template_db(pg_server) -> str:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+DEMO_START, DEMO_DAYS = "2025-07-01", 21
+
+
+@pytest.fixture(scope="session")
+def demo_template(pg_server, template_db, tmp_path_factory) -> str:
+    """Name of a database holding three weeks of the demo group (``ems demo --no-serve``), built once per
+    session; modules take copies of it (:func:`demo_copy`) and change them freely."""
+    from ems.cli.main import main
+
+    name = f"ems_demo_tpl_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')
+    saved = {k: os.environ.get(k) for k in ("EMS_DATABASE_URL", "EMS_DATA_DIR")}
+    os.environ["EMS_DATABASE_URL"] = make_conninfo(pg_server, dbname=name)
+    os.environ["EMS_DATA_DIR"] = str(tmp_path_factory.mktemp("demo"))
+    try:
+        assert main(["demo", "--no-serve", "--days", str(DEMO_DAYS), "--start", DEMO_START]) == 0
+    finally:
+        for k, v in saved.items():
+            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+    yield name
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="module")
+def demo_copy(pg_server, demo_template) -> str:
+    """URL of this module's own copy of the demo database (dropped after the module)."""
+    name = f"ems_demo_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{demo_template}"')
+    yield make_conninfo(pg_server, dbname=name)
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture
 def db_url(pg_server, template_db) -> str:
     """URL of a fresh, migrated database for one test (dropped afterwards)."""
@@ -102,5 +138,5 @@ def ems(ems_env, capsys):
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        if {"db", "db_url", "conn", "ems", "ems_env", "pg_server", "template_db"} & set(item.fixturenames):
+        if {"db", "db_url", "conn", "ems", "ems_env", "pg_server", "template_db", "demo_copy"} & set(item.fixturenames):
             item.add_marker(pytest.mark.db)

@@ -4,13 +4,10 @@ same figure computed straight from the stored raw readings (independent SQL), pl
 from __future__ import annotations
 
 import json
-import os
-import uuid
 from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg.conninfo import make_conninfo
 
 from ems.cli.main import main
 
@@ -20,22 +17,8 @@ START, END = "2025-07-01", "2025-07-22"
 
 
 @pytest.fixture(scope="module")
-def demo_url(pg_server, template_db, tmp_path_factory):
-    name = f"ems_demo_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(pg_server, autocommit=True) as c:
-        c.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')
-    url = make_conninfo(pg_server, dbname=name)
-    saved = {k: os.environ.get(k) for k in ("EMS_DATABASE_URL", "EMS_DATA_DIR")}
-    os.environ["EMS_DATABASE_URL"] = url
-    os.environ["EMS_DATA_DIR"] = str(tmp_path_factory.mktemp("demo"))
-    try:
-        assert main(["demo", "--no-serve", "--days", "21", "--start", START]) == 0
-        yield url
-    finally:
-        for k, v in saved.items():
-            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
-        with psycopg.connect(pg_server, autocommit=True) as c:
-            c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+def demo_url(demo_copy) -> str:
+    return demo_copy
 
 
 @pytest.fixture

@@ -22,13 +22,11 @@ from __future__ import annotations
 import io
 import os
 import threading
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg.conninfo import make_conninfo
 
 CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[1]
@@ -103,26 +101,15 @@ def seed(url: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def demo_url(pg_server, template_db, tmp_path_factory) -> Iterator[str]:
-    """A fresh database with three weeks of the demo group (July 2025) and the seeds above."""
-    from ems.cli.main import main
-
-    name = f"ems_cockpit_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(pg_server, autocommit=True) as c:
-        c.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')
-    url = make_conninfo(pg_server, dbname=name)
-    saved = {k: os.environ.get(k) for k in ("EMS_DATABASE_URL", "EMS_DATA_DIR")}
-    os.environ["EMS_DATABASE_URL"] = url
-    os.environ["EMS_DATA_DIR"] = str(tmp_path_factory.mktemp("cockpit-demo"))
+def demo_url(demo_copy) -> Iterator[str]:
+    """This module's copy of three weeks of the demo group (July 2025), with the seeds above."""
+    saved = os.environ.get("EMS_DATABASE_URL")
+    os.environ["EMS_DATABASE_URL"] = demo_copy          # seed() runs CLI commands in-process
     try:
-        assert main(["demo", "--no-serve", "--days", "21", "--start", START]) == 0
-        seed(url)
-        yield url
+        seed(demo_copy)
     finally:
-        for k, v in saved.items():
-            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
-        with psycopg.connect(pg_server, autocommit=True) as c:
-            c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        os.environ.pop("EMS_DATABASE_URL") if saved is None else os.environ.__setitem__("EMS_DATABASE_URL", saved)
+    yield demo_copy
 
 
 @pytest.fixture(scope="module")

@@ -4,42 +4,23 @@ demo group imported through the real path, then ``chw_recommend`` at the last st
 from __future__ import annotations
 
 import logging
-import os
-import uuid
 
 import numpy as np
 import pandas as pd
 import psycopg
 import pytest
-from psycopg.conninfo import make_conninfo
-
-from ems.cli.main import main
 
 pytestmark = pytest.mark.db
 
-START, DAYS = "2025-07-01", 14
+START, DAYS = "2025-07-01", 21                              # the shared demo database (conftest)
 LAST = pd.Timestamp(START) + pd.Timedelta(days=DAYS)        # last stored interval end (local midnight)
 AT = LAST - pd.Timedelta("10h")                               # a working afternoon, 14:00 local
 TZ = "Asia/Shanghai"
 
 
 @pytest.fixture(scope="module")
-def demo_url(pg_server, template_db, tmp_path_factory):
-    name = f"ems_optjobs_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(pg_server, autocommit=True) as c:
-        c.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')
-    url = make_conninfo(pg_server, dbname=name)
-    saved = {k: os.environ.get(k) for k in ("EMS_DATABASE_URL", "EMS_DATA_DIR")}
-    os.environ["EMS_DATABASE_URL"] = url
-    os.environ["EMS_DATA_DIR"] = str(tmp_path_factory.mktemp("demo"))
-    try:
-        assert main(["demo", "--no-serve", "--days", str(DAYS), "--start", START]) == 0
-        yield url
-    finally:
-        for k, v in saved.items():
-            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
-        with psycopg.connect(pg_server, autocommit=True) as c:
-            c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+def demo_url(demo_copy) -> str:
+    return demo_copy
 
 
 def _recs(conn, at: pd.Timestamp) -> dict[str, dict]:
